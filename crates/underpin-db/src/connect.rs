@@ -1,0 +1,65 @@
+//! Opening connections from a [`DatabaseUrl`].
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use sqlx::ConnectOptions;
+use sqlx::postgres::{PgConnectOptions, PgConnection};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
+
+use crate::url::{Backend, DatabaseUrl};
+
+/// The `application_name` underpin reports to PostgreSQL, visible in `pg_stat_activity`.
+pub const APPLICATION_NAME: &str = "underpin";
+
+/// A connection that failed to open. The message never contains the password.
+#[derive(Debug, thiserror::Error)]
+#[error("cannot connect to {url}: {reason}")]
+pub struct ConnectError {
+    pub url: String,
+    pub reason: String,
+}
+
+impl ConnectError {
+    fn new(url: &DatabaseUrl, source: &sqlx::Error) -> Self {
+        let mut redactor = crate::url::Redactor::new();
+        redactor.add_url(url);
+        ConnectError {
+            url: url.redacted(),
+            reason: redactor.redact(&source.to_string()),
+        }
+    }
+}
+
+/// Opens a PostgreSQL connection. Statement logging is off because migration scripts can be
+/// megabytes long and tracing prints our own per-migration lines.
+pub async fn connect_postgres(url: &DatabaseUrl) -> Result<PgConnection, ConnectError> {
+    debug_assert_eq!(url.backend(), Backend::Postgres);
+    let options = PgConnectOptions::from_str(url.expose())
+        .map_err(|e| ConnectError::new(url, &e))?
+        .application_name(APPLICATION_NAME)
+        .disable_statement_logging();
+    options.connect().await.map_err(|e| ConnectError::new(url, &e))
+}
+
+/// Opens (and creates when missing) a SQLite database. `busy_timeout` is how long a
+/// writer waits for another process that holds the file's write lock.
+pub async fn connect_sqlite(
+    url: &DatabaseUrl,
+    busy_timeout: Duration,
+) -> Result<SqliteConnection, ConnectError> {
+    debug_assert_eq!(url.backend(), Backend::Sqlite);
+    let options = SqliteConnectOptions::from_str(url.expose())
+        .map_err(|e| ConnectError::new(url, &e))?
+        .create_if_missing(true)
+        .busy_timeout(busy_timeout)
+        .journal_mode(SqliteJournalMode::Wal)
+        .foreign_keys(true)
+        .disable_statement_logging();
+    options.connect().await.map_err(|e| ConnectError::new(url, &e))
+}
+
+/// Quotes an identifier for PostgreSQL or SQLite (both use `"…"` with `""` as the escape).
+pub fn quote_ident(name: &str) -> String {
+    format!("\"{}\"", name.replace('"', "\"\""))
+}

@@ -1,0 +1,9 @@
+//! Shared database plumbing for underpin: database URLs and secret redaction, connections,
+//! and the SQL lexer that splits scripts into statements.
+
+pub mod connect;
+pub mod sql;
+pub mod url;
+
+pub use connect::{ConnectError, connect_postgres, connect_sqlite, quote_ident};
+pub use url::{Backend, DatabaseUrl, Redactor, UrlError, redact_url};

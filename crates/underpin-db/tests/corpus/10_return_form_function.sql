@@ -1,0 +1,3 @@
+CREATE FUNCTION lower_name(text) RETURNS text LANGUAGE SQL IMMUTABLE RETURN lower($1);
+SELECT lower_name('MiXeD');
+CREATE OR REPLACE FUNCTION lower_name(text) RETURNS text LANGUAGE SQL IMMUTABLE RETURN lower($1 || ';');

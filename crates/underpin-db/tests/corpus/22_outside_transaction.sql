@@ -1,0 +1,11 @@
+CREATE TABLE conc (id int, label text);
+CREATE INDEX CONCURRENTLY conc_label_idx ON conc (label);
+CREATE INDEX concurrently_idx ON conc (id);
+REINDEX INDEX CONCURRENTLY conc_label_idx;
+DROP INDEX CONCURRENTLY IF EXISTS conc_label_idx;
+VACUUM (ANALYZE) conc;
+DROP DATABASE IF EXISTS underpin_corpus_never_created;
+DROP TABLESPACE IF EXISTS underpin_corpus_never_created;
+CREATE TABLE part_parent (id int, day date) PARTITION BY RANGE (day);
+CREATE TABLE part_2020 PARTITION OF part_parent FOR VALUES FROM ('2020-01-01') TO ('2021-01-01');
+ALTER TABLE part_parent DETACH PARTITION part_2020 CONCURRENTLY;

@@ -1,0 +1,256 @@
+//! Per-database operations behind one trait. Every SQL string underpin runs against its
+//! own history table lives in this module's dialect files, nowhere else.
+
+use std::time::Duration;
+
+use underpin_db::Backend;
+
+use crate::history::AppliedMigration;
+
+pub mod postgres;
+pub mod sqlite;
+
+pub use postgres::PostgresDriver;
+pub use sqlite::SqliteDriver;
+
+/// Where the history table lives.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HistoryTable {
+    /// PostgreSQL schema; ignored by SQLite.
+    pub schema: String,
+    pub table: String,
+}
+
+impl Default for HistoryTable {
+    fn default() -> Self {
+        HistoryTable {
+            schema: "public".to_string(),
+            table: "underpin_migrations".to_string(),
+        }
+    }
+}
+
+/// An error the database returned, with the fields PostgreSQL provides.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ServerError {
+    /// SQLSTATE (PostgreSQL) or the extended result code (SQLite).
+    pub code: Option<String>,
+    pub message: String,
+    pub detail: Option<String>,
+    pub hint: Option<String>,
+    /// 1-based character position in the statement, when the server gave one.
+    #[serde(skip)]
+    pub position: Option<usize>,
+}
+
+impl ServerError {
+    pub fn from_sqlx(error: &sqlx::Error) -> ServerError {
+        if let sqlx::Error::Database(db) = error {
+            if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                return ServerError {
+                    code: Some(pg.code().to_string()),
+                    message: pg.message().to_string(),
+                    detail: pg.detail().map(str::to_string),
+                    hint: pg.hint().map(str::to_string),
+                    position: match pg.position() {
+                        Some(sqlx::postgres::PgErrorPosition::Original(position)) => Some(position),
+                        _ => None,
+                    },
+                };
+            }
+            return ServerError {
+                code: db.code().map(|c| c.into_owned()),
+                message: db.message().to_string(),
+                ..ServerError::default()
+            };
+        }
+        ServerError {
+            message: error.to_string(),
+            ..ServerError::default()
+        }
+    }
+}
+
+impl std::fmt::Display for ServerError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if let Some(code) = &self.code {
+            write!(f, "[{code}] ")?;
+        }
+        f.write_str(&self.message)?;
+        if let Some(detail) = &self.detail {
+            write!(f, "\n  detail: {detail}")?;
+        }
+        if let Some(hint) = &self.hint {
+            write!(f, "\n  hint: {hint}")?;
+        }
+        Ok(())
+    }
+}
+
+/// A failure of a driver operation on underpin's own tables or the lock.
+#[derive(Debug, thiserror::Error)]
+pub enum DriverError {
+    #[error("{action} failed: {error}")]
+    Database {
+        action: &'static str,
+        error: Box<ServerError>,
+    },
+    /// The session that took the lock is not the one running the migration.
+    #[error(
+        "the migration lock is not held by the server session running the migration, so the connection is being switched between server sessions (a transaction-mode pooler such as PgBouncer with pool_mode=transaction, or a proxy); nothing of this migration was recorded\n  fix: run migrations over a direct, unpooled URL (or a session-mode pool), for example the database's own host and port instead of the pooler's"
+    )]
+    LockNotHeld,
+    #[error(
+        "timed out after {waited:?} waiting for the migration lock{}\n  fix: wait for the other run to finish, raise --lock-timeout, or inspect it with `underpin migrate lock status`",
+        holder.as_ref().map(|h| format!(", held by {h}")).unwrap_or_default()
+    )]
+    LockTimeout {
+        waited: Duration,
+        holder: Option<Box<LockHolder>>,
+    },
+}
+
+impl DriverError {
+    pub fn database(action: &'static str, error: &sqlx::Error) -> DriverError {
+        DriverError::Database {
+            action,
+            error: Box::new(ServerError::from_sqlx(error)),
+        }
+    }
+}
+
+/// Who holds the migration lock.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct LockHolder {
+    pub pid: i32,
+    pub user: Option<String>,
+    pub application: Option<String>,
+    pub client: Option<String>,
+    pub since: Option<String>,
+    pub state: Option<String>,
+    pub query: Option<String>,
+}
+
+impl std::fmt::Display for LockHolder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "server process {}", self.pid)?;
+        if let Some(user) = &self.user {
+            write!(f, " (user {user}")?;
+            if let Some(app) = self.application.as_deref().filter(|a| !a.is_empty()) {
+                write!(f, ", application {app}")?;
+            }
+            if let Some(client) = &self.client {
+                write!(f, ", from {client}")?;
+            }
+            f.write_str(")")?;
+        }
+        if let Some(since) = &self.since {
+            write!(f, " since {since}")?;
+        }
+        Ok(())
+    }
+}
+
+/// How taking the lock went.
+#[derive(Debug, Clone, Default)]
+pub struct LockWait {
+    pub waited: Duration,
+    /// The holder seen while waiting, if any.
+    pub holder: Option<LockHolder>,
+}
+
+/// The history row written when a migration completes or makes progress.
+#[derive(Debug, Clone)]
+pub struct NewRow<'a> {
+    pub version: &'a str,
+    pub name: &'a str,
+    pub checksum: &'a str,
+    pub status: crate::history::RowStatus,
+    /// When the step started; the recorded execution time runs up to the row's write.
+    pub started: std::time::Instant,
+    pub applied_by: &'a str,
+    pub statements_done: Option<i32>,
+    pub statements_total: Option<i32>,
+    pub error: Option<&'a str>,
+}
+
+/// What a transactional step did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StepOutcome {
+    Done,
+    /// Another runner did it first (seen after taking SQLite's write lock).
+    AlreadyDone,
+}
+
+/// A statement of a script that failed, by index, with the server's error.
+#[derive(Debug)]
+pub struct StatementFailure {
+    pub index: usize,
+    pub error: ServerError,
+}
+
+/// Either a failing statement or a driver-level failure.
+#[derive(Debug)]
+pub enum ExecError {
+    Statement(StatementFailure),
+    Driver(DriverError),
+}
+
+impl From<DriverError> for ExecError {
+    fn from(error: DriverError) -> Self {
+        ExecError::Driver(error)
+    }
+}
+
+/// The operations the runner needs from a database.
+#[allow(async_fn_in_trait)]
+pub trait Driver {
+    fn backend(&self) -> Backend;
+
+    /// Whether the history table exists (read-only commands must not create it).
+    async fn history_exists(&mut self) -> Result<bool, DriverError>;
+
+    /// Creates the history table when missing. Called with the lock held.
+    async fn ensure_history(&mut self) -> Result<(), DriverError>;
+
+    async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError>;
+
+    /// Takes the migration lock, polling until `timeout`.
+    async fn lock(&mut self, timeout: Duration) -> Result<LockWait, DriverError>;
+
+    async fn unlock(&mut self) -> Result<(), DriverError>;
+
+    /// Who holds the lock now, if anyone.
+    async fn lock_holders(&mut self) -> Result<Vec<LockHolder>, DriverError>;
+
+    /// Ends the sessions holding the lock; returns them.
+    async fn release_lock(&mut self) -> Result<Vec<LockHolder>, DriverError>;
+
+    /// Runs `statements` and inserts `row` in one transaction.
+    async fn apply_in_transaction(
+        &mut self,
+        statements: &[&str],
+        row: &NewRow<'_>,
+    ) -> Result<StepOutcome, ExecError>;
+
+    /// Runs `statements` and deletes the row of `version` in one transaction.
+    async fn revert_in_transaction(
+        &mut self,
+        statements: &[&str],
+        version: &str,
+    ) -> Result<StepOutcome, ExecError>;
+
+    /// Runs one statement outside any transaction.
+    async fn execute_autocommit(&mut self, statement: &str) -> Result<(), ServerError>;
+
+    /// Checks, before a no-transaction migration, that this session still holds the lock.
+    async fn verify_lock(&mut self) -> Result<(), DriverError>;
+
+    /// Inserts or replaces the row of `row.version`.
+    async fn upsert_row(&mut self, row: &NewRow<'_>) -> Result<(), DriverError>;
+
+    async fn delete_row(&mut self, version: &str) -> Result<(), DriverError>;
+
+    /// The database user, for `applied_by`.
+    async fn current_user(&mut self) -> Result<String, DriverError>;
+}

@@ -1,0 +1,370 @@
+//! The planner: from the loaded files, the history rows and a request, decide what to run.
+//! Pure functions with no I/O, so every rule is tested without a database.
+
+use std::collections::HashMap;
+
+use crate::checksum::ALGORITHM;
+use crate::history::{AppliedMigration, RowStatus};
+use crate::migration::Migration;
+use crate::version::Version;
+
+/// Where a migration stands, comparing its file with its history row.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Applied,
+    Pending,
+    /// Applied, but the file's checksum differs from the recorded one.
+    Modified,
+    /// Applied, but the file is gone.
+    Missing,
+    /// Pending, with a version below the newest applied one.
+    OutOfOrder,
+    Failed,
+    Partial,
+    Baseline,
+    /// Older than the baseline, so never run.
+    BelowBaseline,
+}
+
+impl State {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            State::Applied => "applied",
+            State::Pending => "pending",
+            State::Modified => "modified",
+            State::Missing => "missing",
+            State::OutOfOrder => "out_of_order",
+            State::Failed => "failed",
+            State::Partial => "partial",
+            State::Baseline => "baseline",
+            State::BelowBaseline => "below_baseline",
+        }
+    }
+}
+
+/// One line of `status`: a file, a history row, or both.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct StatusEntry {
+    pub version: Version,
+    pub name: String,
+    pub state: State,
+    pub file: Option<String>,
+    #[serde(skip)]
+    pub index: Option<usize>,
+    pub applied: Option<AppliedMigration>,
+}
+
+/// Compares files with history. Entries come sorted by version.
+pub fn status(migrations: &[Migration], history: &[AppliedMigration]) -> Vec<StatusEntry> {
+    let rows: HashMap<&Version, &AppliedMigration> = history.iter().map(|row| (&row.version, row)).collect();
+    let newest_complete = history
+        .iter()
+        .filter(|r| r.status.is_complete())
+        .map(|r| &r.version)
+        .max();
+    let baseline = history
+        .iter()
+        .filter(|r| r.status == RowStatus::Baseline)
+        .map(|r| &r.version)
+        .max();
+
+    let mut entries: Vec<StatusEntry> = migrations
+        .iter()
+        .enumerate()
+        .map(|(index, migration)| {
+            let row = rows.get(&migration.version).copied();
+            let state = match row {
+                Some(row) => row_state(row, Some(migration)),
+                None if baseline.is_some_and(|b| migration.version <= *b) => State::BelowBaseline,
+                None if newest_complete.is_some_and(|n| migration.version < *n) => State::OutOfOrder,
+                None => State::Pending,
+            };
+            StatusEntry {
+                version: migration.version.clone(),
+                name: migration.name.clone(),
+                state,
+                file: Some(migration.up.path.display().to_string()),
+                index: Some(index),
+                applied: row.cloned(),
+            }
+        })
+        .collect();
+
+    let known: HashMap<&Version, ()> = migrations.iter().map(|m| (&m.version, ())).collect();
+    for row in history.iter().filter(|row| !known.contains_key(&row.version)) {
+        entries.push(StatusEntry {
+            version: row.version.clone(),
+            name: row.name.clone(),
+            state: row_state(row, None),
+            file: None,
+            index: None,
+            applied: Some(row.clone()),
+        });
+    }
+    entries.sort_by(|a, b| a.version.cmp(&b.version));
+    entries
+}
+
+fn row_state(row: &AppliedMigration, file: Option<&Migration>) -> State {
+    match (row.status, file) {
+        (RowStatus::Baseline, _) => State::Baseline,
+        (_, None) => State::Missing,
+        (RowStatus::Failed, _) => State::Failed,
+        (RowStatus::Partial, _) => State::Partial,
+        (RowStatus::Applied, Some(migration)) => {
+            // A checksum from another algorithm cannot be compared, so it is trusted.
+            if row.checksum_algorithm == ALGORITHM && row.checksum != migration.checksum {
+                State::Modified
+            } else {
+                State::Applied
+            }
+        }
+    }
+}
+
+/// Something that `validate` reports and that stops `up` and `down`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Issue {
+    pub version: Version,
+    pub state: State,
+    pub message: String,
+    pub fix: String,
+}
+
+/// Lists what is wrong between files and history.
+pub fn issues(entries: &[StatusEntry], allow_out_of_order: bool) -> Vec<Issue> {
+    let newest = entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.state,
+                State::Applied | State::Modified | State::Baseline | State::Missing
+            )
+        })
+        .map(|e| &e.version)
+        .max();
+    entries
+        .iter()
+        .filter_map(|entry| {
+            let file = entry.file.as_deref().unwrap_or("");
+            let (message, fix) = match entry.state {
+                State::Modified => (
+                    format!("{file} (version {}) was edited after it was applied", entry.version),
+                    "restore the applied text (see `git log -p` for the file), or put the change in a new migration; `underpin migrate repair` accepts the edit".to_string(),
+                ),
+                State::Missing => (
+                    format!("version {} ({}) is applied but its file is missing", entry.version, entry.name),
+                    "restore the file from version control; `underpin migrate repair` forgets the row".to_string(),
+                ),
+                State::OutOfOrder if !allow_out_of_order => (
+                    format!(
+                        "{file} (version {}) is pending but older than the newest applied version {}",
+                        entry.version,
+                        newest.map(|v| v.as_str()).unwrap_or("?")
+                    ),
+                    "give it a version newer than every applied one, or pass --allow-out-of-order to apply it anyway".to_string(),
+                ),
+                _ => return None,
+            };
+            Some(Issue { version: entry.version.clone(), state: entry.state, message, fix })
+        })
+        .collect()
+}
+
+/// What to run, in order.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Step {
+    /// Run the up script of `migrations[index]`, starting at statement `resume_from`
+    /// (0-based; non-zero only when resuming a partial no-transaction migration).
+    Apply { index: usize, resume_from: u32 },
+    /// Run the down script of `migrations[index]`.
+    Revert { index: usize },
+}
+
+/// A request the planner turns into steps.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    Up {
+        to: Option<Version>,
+        step: Option<usize>,
+        allow_out_of_order: bool,
+    },
+    Down {
+        to: Option<Version>,
+        step: Option<usize>,
+        all: bool,
+    },
+    Redo,
+}
+
+/// Why no plan could be made. Nothing has run.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{}", render_issues(.0))]
+    Issues(Vec<Issue>),
+    #[error("version {0} is not a migration in this folder; `underpin migrate status` lists them")]
+    UnknownVersion(Version),
+    #[error(
+        "{file} (version {version}) has no down script, so it cannot be rolled back; write one, or roll back fewer migrations"
+    )]
+    NoDown { version: Version, file: String },
+    #[error("version {version} is {}: {} of {} statements ran; finish it with `underpin migrate up` before rolling anything back", .state.as_str(), .done, .total)]
+    Incomplete {
+        version: Version,
+        state: State,
+        done: i32,
+        total: i32,
+    },
+    #[error(
+        "version {0} is the baseline; migrations up to it were never run by underpin, so they cannot be rolled back"
+    )]
+    BelowBaseline(Version),
+    #[error("nothing is applied, so there is nothing to redo")]
+    NothingToRedo,
+}
+
+fn render_issues(issues: &[Issue]) -> String {
+    let mut text = String::new();
+    for (i, issue) in issues.iter().enumerate() {
+        if i > 0 {
+            text.push('\n');
+        }
+        text.push_str(&format!("{}\n  fix: {}", issue.message, issue.fix));
+    }
+    text
+}
+
+/// Decides the steps for a request.
+pub fn plan(
+    migrations: &[Migration],
+    history: &[AppliedMigration],
+    request: &Request,
+) -> Result<Vec<Step>, PlanError> {
+    let entries = status(migrations, history);
+    match request {
+        Request::Up {
+            to,
+            step,
+            allow_out_of_order,
+        } => plan_up(migrations, &entries, to.as_ref(), *step, *allow_out_of_order),
+        Request::Down { to, step, all } => {
+            let count = if *all || to.is_some() {
+                None
+            } else {
+                Some(step.unwrap_or(1))
+            };
+            plan_down(migrations, &entries, to.as_ref(), count)
+        }
+        Request::Redo => {
+            let down = plan_down(migrations, &entries, None, Some(1))?;
+            let Some(Step::Revert { index }) = down.first().copied() else {
+                return Err(PlanError::NothingToRedo);
+            };
+            Ok(vec![
+                Step::Revert { index },
+                Step::Apply {
+                    index,
+                    resume_from: 0,
+                },
+            ])
+        }
+    }
+}
+
+fn plan_up(
+    migrations: &[Migration],
+    entries: &[StatusEntry],
+    to: Option<&Version>,
+    step: Option<usize>,
+    allow_out_of_order: bool,
+) -> Result<Vec<Step>, PlanError> {
+    let problems = issues(entries, allow_out_of_order);
+    if !problems.is_empty() {
+        return Err(PlanError::Issues(problems));
+    }
+    if let Some(target) = to
+        && !migrations.iter().any(|m| &m.version == target)
+    {
+        return Err(PlanError::UnknownVersion(target.clone()));
+    }
+
+    // Unfinished migrations come first: later ones may depend on them.
+    let mut steps: Vec<(Version, Step)> = Vec::new();
+    for entry in entries {
+        let Some(index) = entry.index else { continue };
+        let resume_from = match entry.state {
+            State::Failed | State::Partial => entry
+                .applied
+                .as_ref()
+                .and_then(|row| row.statements_done)
+                .unwrap_or(0)
+                .max(0) as u32,
+            State::Pending | State::OutOfOrder => 0,
+            _ => continue,
+        };
+        steps.push((entry.version.clone(), Step::Apply { index, resume_from }));
+    }
+    let unfinished = |s: &(Version, Step)| matches!(s.1, Step::Apply { resume_from, .. } if resume_from > 0);
+    steps.sort_by_key(|s| !unfinished(s));
+
+    Ok(steps
+        .into_iter()
+        .filter(|(version, _)| to.is_none_or(|target| version <= target))
+        .take(step.unwrap_or(usize::MAX))
+        .map(|(_, step)| step)
+        .collect())
+}
+
+fn plan_down(
+    migrations: &[Migration],
+    entries: &[StatusEntry],
+    to: Option<&Version>,
+    count: Option<usize>,
+) -> Result<Vec<Step>, PlanError> {
+    if let Some(entry) = entries
+        .iter()
+        .find(|e| matches!(e.state, State::Failed | State::Partial))
+    {
+        let row = entry.applied.as_ref();
+        return Err(PlanError::Incomplete {
+            version: entry.version.clone(),
+            state: entry.state,
+            done: row.and_then(|r| r.statements_done).unwrap_or(0),
+            total: row.and_then(|r| r.statements_total).unwrap_or(0),
+        });
+    }
+    if let Some(target) = to
+        && !entries.iter().any(|e| &e.version == target)
+    {
+        return Err(PlanError::UnknownVersion(target.clone()));
+    }
+
+    let mut steps = Vec::new();
+    for entry in entries.iter().rev() {
+        if to.is_some_and(|target| entry.version <= *target) || count.is_some_and(|n| steps.len() >= n) {
+            break;
+        }
+        match entry.state {
+            State::Applied => {}
+            State::Modified | State::Missing => {
+                return Err(PlanError::Issues(issues(std::slice::from_ref(entry), true)));
+            }
+            // Rolling back stops at the baseline: what lies below it was never run by underpin.
+            State::Baseline if steps.is_empty() => {
+                return Err(PlanError::BelowBaseline(entry.version.clone()));
+            }
+            State::Baseline => break,
+            _ => continue,
+        }
+        let index = entry.index.expect("an applied entry with a file has an index");
+        if migrations[index].down.is_none() {
+            return Err(PlanError::NoDown {
+                version: entry.version.clone(),
+                file: migrations[index].up.path.display().to_string(),
+            });
+        }
+        steps.push(Step::Revert { index });
+    }
+    Ok(steps)
+}

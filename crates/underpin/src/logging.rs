@@ -1,0 +1,61 @@
+//! tracing setup: stderr, level from -q/-v or RUST_LOG, every line scrubbed of secrets.
+
+use std::io::Write;
+use std::sync::OnceLock;
+
+use tracing_subscriber::EnvFilter;
+use underpin_db::Redactor;
+
+static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+
+/// Scrubs secrets known to the process from text about to be printed.
+pub fn redact(text: &str) -> String {
+    match REDACTOR.get() {
+        Some(redactor) => redactor.redact(text),
+        None => text.to_string(),
+    }
+}
+
+/// Registers the secrets to scrub; the first call wins.
+pub fn set_redactor(redactor: Redactor) {
+    let _ = REDACTOR.set(redactor);
+}
+
+/// A stderr writer that scrubs each write.
+struct RedactingStderr;
+
+impl Write for RedactingStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        std::io::stderr().write_all(redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        std::io::stderr().flush()
+    }
+}
+
+pub fn init(quiet: bool, verbose: u8, json: bool) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        (false, _) => "trace",
+    };
+    let filter =
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(format!("{level},sqlx=warn")));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(|| RedactingStderr)
+        .with_target(false);
+    let result = if json {
+        builder.json().try_init()
+    } else {
+        builder.try_init()
+    };
+    if let Err(error) = result {
+        eprintln!("warning: logging is off: {error}");
+    }
+}

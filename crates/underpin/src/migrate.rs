@@ -1,0 +1,370 @@
+//! `underpin migrate …`: resolve settings, open the database, run the migrator, render.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use underpin_db::sql::Dialect;
+use underpin_db::{Backend, DatabaseUrl, Redactor, connect_postgres, connect_sqlite};
+use underpin_migrate::driver::LockHolder;
+use underpin_migrate::{
+    Driver, Event, HistoryTable, LoadOptions, MigrateError, Migrator, PostgresDriver, Request, RunOptions,
+    SqliteDriver, Version, load_dir,
+};
+
+use crate::cli::{GlobalArgs, LockCommand, MigrateArgs, MigrateCommand, OutputFormat};
+use crate::config::{Config, interpolate};
+use crate::exit;
+use crate::render::{CliError, Output};
+
+/// Everything a migrate command needs, resolved from flags, config and environment.
+struct Context {
+    url: Option<DatabaseUrl>,
+    url_error: Option<CliError>,
+    dir: PathBuf,
+    table: HistoryTable,
+    lock_timeout: Duration,
+    allow_out_of_order: bool,
+    require_down: bool,
+    env_name: Option<String>,
+    protected: bool,
+}
+
+pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Result<u8, CliError> {
+    let context = resolve(global, &args)?;
+
+    if let MigrateCommand::New { name, no_transaction } = &args.command {
+        let created = crate::new::create(&context.dir, name, *no_transaction)?;
+        output.created(&created);
+        return Ok(exit::OK);
+    }
+
+    let url = match (context.url.clone(), context.url_error) {
+        (Some(url), _) => url,
+        (None, Some(error)) => return Err(error),
+        (None, None) => unreachable!("resolve sets a URL or an error"),
+    };
+    let dialect = match url.backend() {
+        Backend::Postgres => Dialect::Postgres,
+        Backend::Sqlite => Dialect::Sqlite,
+    };
+
+    // Files are read and checked before any connection is opened.
+    let set = load_dir(
+        &context.dir,
+        LoadOptions {
+            dialect,
+            require_down: context.require_down,
+        },
+    )
+    .map_err(MigrateError::from)?;
+
+    let rollback = matches!(
+        args.command,
+        MigrateCommand::Down { .. } | MigrateCommand::Redo { .. }
+    );
+    let allowed = match &args.command {
+        MigrateCommand::Down {
+            allow_protected,
+            dry_run,
+            ..
+        }
+        | MigrateCommand::Redo {
+            allow_protected,
+            dry_run,
+        } => *allow_protected || *dry_run,
+        _ => true,
+    };
+    if rollback && context.protected && !allowed {
+        return Err(CliError::Usage(format!(
+            "environment `{}` is protected, so rolling back is refused; pass --allow-protected if you mean it",
+            context.env_name.as_deref().unwrap_or("?")
+        )));
+    }
+
+    let dry_run = matches!(
+        args.command,
+        MigrateCommand::Up { dry_run: true, .. }
+            | MigrateCommand::Down { dry_run: true, .. }
+            | MigrateCommand::Redo { dry_run: true, .. }
+    );
+    let options = RunOptions {
+        lock_timeout: context.lock_timeout,
+        allow_out_of_order: context.allow_out_of_order
+            || matches!(
+                args.command,
+                MigrateCommand::Up {
+                    allow_out_of_order: true,
+                    ..
+                } | MigrateCommand::Validate {
+                    allow_out_of_order: true
+                }
+            ),
+        dry_run,
+        ..RunOptions::default()
+    };
+    let table_label = match url.backend() {
+        Backend::Postgres => format!("{}.{}", context.table.schema, context.table.table),
+        Backend::Sqlite => context.table.table.clone(),
+    };
+
+    match url.backend() {
+        Backend::Postgres => {
+            let conn = connect_postgres(&url).await?;
+            let driver = PostgresDriver::new(conn, context.table.clone());
+            execute(
+                Migrator::new(driver, set, options, table_label),
+                args.command,
+                output,
+            )
+            .await
+        }
+        Backend::Sqlite => {
+            let conn = connect_sqlite(&url, context.lock_timeout).await?;
+            let driver = SqliteDriver::new(conn, context.table.clone());
+            execute(
+                Migrator::new(driver, set, options, table_label),
+                args.command,
+                output,
+            )
+            .await
+        }
+    }
+}
+
+async fn execute<D: Driver>(
+    mut migrator: Migrator<'_, D>,
+    command: MigrateCommand,
+    output: &Output,
+) -> Result<u8, CliError> {
+    let request = match &command {
+        MigrateCommand::Up {
+            to,
+            step,
+            allow_out_of_order,
+            ..
+        } => Some(Request::Up {
+            to: to.as_deref().map(parse_version).transpose()?,
+            step: *step,
+            allow_out_of_order: *allow_out_of_order,
+        }),
+        MigrateCommand::Down { to, step, all, .. } => Some(Request::Down {
+            to: to.as_deref().map(parse_version).transpose()?,
+            step: *step,
+            all: *all,
+        }),
+        MigrateCommand::Redo { .. } => Some(Request::Redo),
+        _ => None,
+    };
+
+    if let Some(request) = request {
+        let bar = output.progress_bar();
+        if let Some(bar) = bar.clone() {
+            migrator.observe(move |event| match event {
+                Event::Planned { steps } => bar.set_length(*steps as u64),
+                Event::Started { migration, direction } => {
+                    bar.set_message(format!(
+                        "{} {} {}",
+                        direction.as_str(),
+                        migration.version,
+                        migration.name
+                    ));
+                }
+                Event::Finished { .. } => bar.inc(1),
+            });
+        }
+        let result = migrator.run(&request).await;
+        if let Some(bar) = bar {
+            bar.finish_and_clear();
+        }
+        output.run_report(&result?);
+        return Ok(exit::OK);
+    }
+
+    match command {
+        MigrateCommand::Status { exit_code } => {
+            let report = migrator.status().await?;
+            output.status(&report);
+            Ok(if exit_code && report.pending > 0 {
+                exit::PENDING
+            } else {
+                exit::OK
+            })
+        }
+        MigrateCommand::Validate { .. } => {
+            let report = migrator.status().await?;
+            output.validate(&report);
+            Ok(if report.issues.is_empty() {
+                exit::OK
+            } else {
+                exit::FAILURE
+            })
+        }
+        MigrateCommand::Baseline { version } => {
+            let version = parse_version(&version)?;
+            migrator.baseline(&version).await?;
+            output.message(
+                &format!("baseline set at version {version}; older migrations will not run"),
+                serde_json::json!({ "baseline": version }),
+            );
+            Ok(exit::OK)
+        }
+        MigrateCommand::Repair => {
+            let report = migrator.repair().await?;
+            output.repair(&report);
+            Ok(exit::OK)
+        }
+        MigrateCommand::Lock { command } => {
+            let backend = migrator.driver().backend();
+            let holders: Vec<LockHolder> = match command {
+                LockCommand::Status => migrator.lock_holders().await.map_err(MigrateError::from)?,
+                LockCommand::Release => migrator.release_lock().await.map_err(MigrateError::from)?,
+            };
+            output.lock(backend, matches!(command, LockCommand::Release), &holders);
+            Ok(exit::OK)
+        }
+        _ => unreachable!("run commands return above"),
+    }
+}
+
+fn parse_version(text: &str) -> Result<Version, CliError> {
+    Version::parse(text).ok_or_else(|| {
+        CliError::Usage(format!(
+            "`{text}` is not a version; use the digits at the start of the file name, e.g. 20240101000007"
+        ))
+    })
+}
+
+fn resolve(global: &GlobalArgs, args: &MigrateArgs) -> Result<Context, CliError> {
+    let config = Config::load(global.config.as_deref())?;
+    let dotenv = config.base_dir.join(".env");
+    if dotenv.is_file()
+        && let Err(error) = dotenvy::from_path(&dotenv)
+    {
+        return Err(CliError::Usage(format!(
+            "{}: cannot read: {error}",
+            dotenv.display()
+        )));
+    }
+
+    let env_name = global.env.clone().or_else(|| {
+        if global.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
+            None
+        } else {
+            config.default_env.clone().or_else(|| match config.env.len() {
+                1 => config.env.keys().next().cloned(),
+                _ => None,
+            })
+        }
+    });
+    let env = match &env_name {
+        Some(name) => Some(config.env.get(name).ok_or_else(|| {
+            let known: Vec<&str> = config.env.keys().map(String::as_str).collect();
+            CliError::Usage(format!(
+                "environment `{name}` is not defined; add [env.{name}] to {} (defined: {})",
+                global
+                    .config
+                    .as_deref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_else(|| "underpin.toml".to_string()),
+                if known.is_empty() {
+                    "none".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })?),
+        None => None,
+    };
+
+    let raw_url = if let Some(url) = &global.database_url {
+        Some(url.clone())
+    } else if let Some(env) = env {
+        match &env.url {
+            Some(url) => Some(interpolate(
+                url,
+                &format!("env.{}.url", env_name.as_deref().unwrap_or("")),
+            )?),
+            None => None,
+        }
+    } else {
+        std::env::var("DATABASE_URL").ok()
+    };
+
+    let from_config = global.database_url.is_none() && env.is_some();
+    let mut redactor = Redactor::new();
+    let (url, url_error) = match raw_url.as_deref().map(DatabaseUrl::parse) {
+        Some(Ok(url)) => {
+            redactor.add_url(&url);
+            (Some(if from_config { sqlite_relative_to(url, &config) } else { url }), None)
+        }
+        Some(Err(error)) => (None, Some(CliError::Usage(error.to_string()))),
+        None => (
+            None,
+            Some(CliError::Usage(
+                "no database URL: pass --database-url, set DATABASE_URL, or define [env.NAME] with a url in underpin.toml and pick it with --env".to_string(),
+            )),
+        ),
+    };
+    crate::logging::set_redactor(redactor);
+
+    let dir = match (
+        &global.dir,
+        env.and_then(|e| e.dir.as_deref()),
+        config.migrate.dir.as_deref(),
+    ) {
+        (Some(dir), _, _) => dir.clone(),
+        (None, Some(dir), _) | (None, None, Some(dir)) => config.resolve(dir),
+        (None, None, None) => config.resolve("migrations"),
+    };
+    let mut table = HistoryTable::default();
+    if let Some(name) = args.table.clone().or(config.migrate.table.clone()) {
+        table.table = name;
+    }
+    if let Some(schema) = args.schema.clone().or(config.migrate.schema.clone()) {
+        table.schema = schema;
+    }
+
+    Ok(Context {
+        url,
+        url_error,
+        dir,
+        table,
+        lock_timeout: Duration::from_secs(args.lock_timeout.or(config.migrate.lock_timeout).unwrap_or(60)),
+        allow_out_of_order: config.migrate.allow_out_of_order.unwrap_or(false),
+        require_down: config.migrate.require_down.unwrap_or(false),
+        protected: env.is_some_and(|e| e.protected),
+        env_name,
+    })
+}
+
+/// A relative SQLite path in a config file means relative to that file, so a project works
+/// from any working directory.
+fn sqlite_relative_to(url: DatabaseUrl, config: &Config) -> DatabaseUrl {
+    if url.backend() != Backend::Sqlite || config.base_dir == std::path::Path::new(".") {
+        return url;
+    }
+    let raw = url.expose();
+    let path = raw
+        .strip_prefix("sqlite://")
+        .or_else(|| raw.strip_prefix("sqlite:"))
+        .unwrap_or(raw);
+    let (file, query) = path
+        .split_once('?')
+        .map(|(f, q)| (f, Some(q)))
+        .unwrap_or((path, None));
+    if file.starts_with(':') || file.starts_with('/') || file.is_empty() {
+        return url;
+    }
+    let joined = config.base_dir.join(file);
+    let rebuilt = match query {
+        Some(query) => format!("sqlite:{}?{query}", joined.display()),
+        None => format!("sqlite:{}", joined.display()),
+    };
+    DatabaseUrl::parse(&rebuilt).unwrap_or(url)
+}
+
+/// Whether progress bars may draw: a terminal on stderr and text output.
+pub fn progress_allowed(format: OutputFormat, quiet: bool) -> bool {
+    format == OutputFormat::Text && !quiet && std::io::stderr().is_terminal()
+}

@@ -1,0 +1,414 @@
+//! Rendering reports as text for people or JSON for pipelines, from the same values.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
+use miette::{GraphicalReportHandler, GraphicalTheme, LabeledSpan, MietteDiagnostic, NamedSource};
+use owo_colors::OwoColorize;
+use serde::Serialize;
+use underpin_db::{Backend, ConnectError};
+use underpin_migrate::driver::LockHolder;
+use underpin_migrate::runner::RepairReport;
+use underpin_migrate::{Direction, MigrateError, RunReport, SqlFailure, State, StatusReport};
+
+use crate::cli::OutputFormat;
+use crate::config::ConfigError;
+use crate::exit;
+use crate::logging::redact;
+
+/// Why the binary stops with a non-zero code.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    #[error("{0}")]
+    Usage(String),
+    #[error("{0}")]
+    Config(#[from] ConfigError),
+    #[error("{0}")]
+    Connect(#[from] ConnectError),
+    #[error("{0}")]
+    Migrate(#[from] MigrateError),
+    #[error("{0}")]
+    Io(String),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            CliError::Usage(_) | CliError::Config(_) => exit::USAGE,
+            CliError::Migrate(MigrateError::Usage(_)) => exit::USAGE,
+            _ => exit::FAILURE,
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            CliError::Usage(_) => "usage",
+            CliError::Config(_) => "config",
+            CliError::Connect(_) => "connect",
+            CliError::Migrate(error) => error.kind(),
+            CliError::Io(_) => "io",
+        }
+    }
+}
+
+/// Where and how results are printed.
+pub struct Output {
+    format: OutputFormat,
+    quiet: bool,
+    color: bool,
+}
+
+impl Output {
+    pub fn new(format: OutputFormat, quiet: bool) -> Output {
+        let color = std::env::var_os("NO_COLOR").is_none() && std::io::stdout().is_terminal();
+        Output { format, quiet, color }
+    }
+
+    fn json(&self) -> bool {
+        self.format == OutputFormat::Json
+    }
+
+    /// Prints to stdout, scrubbed; a closed pipe (`| head`) ends output quietly.
+    fn print(&self, text: &str) {
+        let mut stdout = std::io::stdout().lock();
+        let _ = stdout.write_all(redact(text).as_bytes());
+        let _ = stdout.flush();
+    }
+
+    fn print_json(&self, value: &impl Serialize) {
+        match serde_json::to_string_pretty(value) {
+            Ok(text) => self.print(&format!("{text}\n")),
+            Err(error) => eprintln!("error: cannot encode the report as JSON: {error}"),
+        }
+    }
+
+    fn warn(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{}", redact(&format!("warning: {text}")));
+        }
+    }
+
+    pub fn progress_bar(&self) -> Option<ProgressBar> {
+        if !crate::migrate::progress_allowed(self.format, self.quiet) {
+            return None;
+        }
+        let bar = ProgressBar::with_draw_target(Some(0), ProgressDrawTarget::stderr());
+        bar.set_style(
+            ProgressStyle::with_template("{bar:30} {pos}/{len} {elapsed} {wide_msg}")
+                .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Some(bar)
+    }
+
+    pub fn message(&self, text: &str, json: serde_json::Value) {
+        if self.json() {
+            self.print_json(&json);
+        } else if !self.quiet {
+            self.print(&format!("{text}\n"));
+        }
+    }
+
+    pub fn created(&self, paths: &[PathBuf]) {
+        let shown: Vec<String> = paths.iter().map(|p| p.display().to_string()).collect();
+        self.message(
+            &shown
+                .iter()
+                .map(|p| format!("created {p}"))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            serde_json::json!({ "created": shown }),
+        );
+    }
+
+    pub fn run_report(&self, report: &RunReport) {
+        if self.json() {
+            return self.print_json(report);
+        }
+        for warning in &report.warnings {
+            self.warn(&warning.to_string());
+        }
+        if self.quiet {
+            return;
+        }
+        let mut text = String::new();
+        if report.waited_for_lock_ms > 0 {
+            let holder = report
+                .lock_holder_seen
+                .as_ref()
+                .map(|h| format!(" held by {h}"))
+                .unwrap_or_default();
+            text.push_str(&format!(
+                "waited {:.1} s for the migration lock{holder}\n",
+                report.waited_for_lock_ms as f64 / 1000.0
+            ));
+        }
+        if !report.done_by_another_runner.is_empty() {
+            text.push_str(&format!(
+                "{} migration(s) were applied by another runner meanwhile\n",
+                report.done_by_another_runner.len()
+            ));
+        }
+        for step in &report.steps {
+            let verb = match (report.dry_run, step.direction) {
+                (true, Direction::Up) => "would apply",
+                (true, Direction::Down) => "would roll back",
+                (false, Direction::Up) => "applied",
+                (false, Direction::Down) => "rolled back",
+            };
+            let mode = if step.transaction { "" } else { ", no transaction" };
+            let resumed = step
+                .resumed_at_statement
+                .map(|s| format!(", resumed at statement {s}"))
+                .unwrap_or_default();
+            if report.dry_run {
+                text.push_str(&format!(
+                    "{verb} {} {} ({}{mode}{resumed})\n",
+                    step.version, step.name, step.file
+                ));
+                if let Some(sql) = &step.sql {
+                    for line in sql.lines() {
+                        text.push_str(&format!("    {line}\n"));
+                    }
+                }
+            } else {
+                let version = if self.color {
+                    step.version.to_string().bold().to_string()
+                } else {
+                    step.version.to_string()
+                };
+                text.push_str(&format!(
+                    "{verb} {version} {} in {} ms{mode}{resumed}\n",
+                    step.name, step.duration_ms
+                ));
+            }
+        }
+        if report.steps.is_empty() {
+            text.push_str(
+                if report.waited_for_lock_ms > 0 || !report.done_by_another_runner.is_empty() {
+                    "nothing to do: another runner already did it\n"
+                } else {
+                    "nothing to do\n"
+                },
+            );
+        }
+        self.print(&text);
+    }
+
+    pub fn status(&self, report: &StatusReport) {
+        if self.json() {
+            return self.print_json(report);
+        }
+        for warning in &report.warnings {
+            self.warn(&warning.to_string());
+        }
+        if self.quiet {
+            return;
+        }
+        let rows: Vec<[String; 4]> = report
+            .migrations
+            .iter()
+            .map(|entry| {
+                let applied_at = entry
+                    .applied
+                    .as_ref()
+                    .map(|a| trim_timestamp(&a.applied_at))
+                    .unwrap_or_default();
+                let progress = entry
+                    .applied
+                    .as_ref()
+                    .filter(|_| matches!(entry.state, State::Partial | State::Failed))
+                    .and_then(|a| {
+                        Some(format!(
+                            " ({}/{} statements)",
+                            a.statements_done?, a.statements_total?
+                        ))
+                    })
+                    .unwrap_or_default();
+                [
+                    entry.version.to_string(),
+                    entry.name.clone(),
+                    format!("{}{progress}", entry.state.as_str()),
+                    applied_at,
+                ]
+            })
+            .collect();
+        let header = ["VERSION", "NAME", "STATE", "APPLIED AT"];
+        let mut widths = header.map(str::len);
+        for row in &rows {
+            for (width, cell) in widths.iter_mut().zip(row) {
+                *width = (*width).max(cell.chars().count());
+            }
+        }
+        let mut text = String::new();
+        let line = |cells: [&str; 4]| {
+            let mut out = String::new();
+            for (i, cell) in cells.iter().enumerate() {
+                if i == 3 {
+                    out.push_str(cell);
+                } else {
+                    out.push_str(&format!("{cell:<width$}  ", width = widths[i]));
+                }
+            }
+            out.trim_end().to_string() + "\n"
+        };
+        text.push_str(&line(header));
+        for row in &rows {
+            text.push_str(&line([&row[0], &row[1], &row[2], &row[3]]));
+        }
+        let applied = report
+            .migrations
+            .iter()
+            .filter(|m| m.state == State::Applied)
+            .count();
+        text.push_str(&format!(
+            "\n{} migrations: {applied} applied, {} pending ({} history table {})\n",
+            report.migrations.len(),
+            report.pending,
+            report.backend,
+            report.history_table
+        ));
+        for issue in &report.issues {
+            text.push_str(&format!("problem: {}\n  fix: {}\n", issue.message, issue.fix));
+        }
+        self.print(&text);
+    }
+
+    pub fn validate(&self, report: &StatusReport) {
+        if self.json() {
+            return self.print_json(&serde_json::json!({ "ok": report.issues.is_empty(), "issues": report.issues, "warnings": report.warnings }));
+        }
+        for warning in &report.warnings {
+            self.warn(&warning.to_string());
+        }
+        if report.issues.is_empty() {
+            if !self.quiet {
+                self.print(&format!(
+                    "ok: {} migrations checked, no problems\n",
+                    report.migrations.len()
+                ));
+            }
+            return;
+        }
+        let mut text = String::new();
+        for issue in &report.issues {
+            text.push_str(&format!("problem: {}\n  fix: {}\n", issue.message, issue.fix));
+        }
+        self.print(&text);
+    }
+
+    pub fn repair(&self, report: &RepairReport) {
+        if self.json() {
+            return self.print_json(report);
+        }
+        let mut text = String::new();
+        for version in &report.checksums_updated {
+            text.push_str(&format!("accepted the edited file of version {version}\n"));
+        }
+        for version in &report.rows_removed {
+            text.push_str(&format!("removed the history row of version {version}\n"));
+        }
+        if text.is_empty() {
+            text.push_str("nothing to repair\n");
+        }
+        self.print(&text);
+    }
+
+    pub fn lock(&self, backend: Backend, released: bool, holders: &[LockHolder]) {
+        if self.json() {
+            return self.print_json(
+                &serde_json::json!({ "backend": backend, "released": released, "holders": holders }),
+            );
+        }
+        let text = match (backend, holders.is_empty(), released) {
+            (Backend::Sqlite, _, _) => {
+                "SQLite has no migration lock to show: each migration takes the database's write lock for its own transaction, and SQLite releases it when the process ends\n".to_string()
+            }
+            (_, true, _) => "the migration lock is free\n".to_string(),
+            (_, false, false) => holders.iter().map(|h| format!("held by {h}\n")).collect(),
+            (_, false, true) => holders.iter().map(|h| format!("ended {h}; the lock is released\n")).collect(),
+        };
+        self.print(&text);
+    }
+
+    /// Prints an error: JSON on stdout with --format json, otherwise a diagnostic on stderr.
+    pub fn error(&self, error: &CliError) {
+        if self.json() {
+            let mut value =
+                serde_json::json!({ "error": { "kind": error.kind(), "message": error.to_string() } });
+            if let CliError::Migrate(MigrateError::Sql(failure)) = error {
+                value["error"]["sql"] = serde_json::to_value(failure.as_ref()).unwrap_or_default();
+            }
+            if let CliError::Migrate(MigrateError::Load(load)) = error {
+                value["error"]["problems"] = serde_json::to_value(&load.problems).unwrap_or_default();
+            }
+            return self.print_json(&value);
+        }
+        let text = match error {
+            CliError::Migrate(MigrateError::Sql(failure)) => render_sql_failure(failure),
+            other => format!("error: {other}\n"),
+        };
+        eprint!("{}", redact(&text));
+    }
+}
+
+/// Shows `2026-12-04 20:31:07` instead of the full timestamp with fractions and zone.
+fn trim_timestamp(text: &str) -> String {
+    text.get(..19).unwrap_or(text).to_string()
+}
+
+/// A source-annotated report: the file, the line with a pointer, and the server's fields.
+fn render_sql_failure(failure: &SqlFailure) -> String {
+    let padding = "\n".repeat(failure.source_first_line.saturating_sub(1) as usize);
+    let offset = padding.len();
+    let source = NamedSource::new(
+        failure.path.display().to_string(),
+        format!("{padding}{}", failure.source),
+    );
+    let (start, end) = failure.span;
+    let label = LabeledSpan::at(
+        offset + start..offset + end.max(start + 1),
+        failure.server.message.clone(),
+    );
+    let mut diagnostic = MietteDiagnostic::new(format!(
+        "migration {} {} ({}) failed at statement {} of {}",
+        failure.version,
+        failure.name,
+        failure.direction.as_str(),
+        failure.statement,
+        failure.statements
+    ))
+    .with_labels([label]);
+    if let Some(code) = &failure.server.code {
+        diagnostic = diagnostic.with_code(code.clone());
+    }
+    let mut help = Vec::new();
+    if let Some(detail) = &failure.server.detail {
+        help.push(format!("detail: {detail}"));
+    }
+    if let Some(hint) = &failure.server.hint {
+        help.push(format!("hint: {hint}"));
+    }
+    help.push(failure.advice.clone());
+    diagnostic = diagnostic.with_help(help.join("\n"));
+
+    let report = miette::Report::new(diagnostic).with_source_code(source);
+    let theme = if std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none() {
+        GraphicalTheme::unicode()
+    } else {
+        GraphicalTheme::unicode_nocolor()
+    };
+    let mut out = String::new();
+    let handler = GraphicalReportHandler::new_themed(theme).with_context_lines(2);
+    if handler.render_report(&mut out, report.as_ref()).is_err() {
+        return format!("error: {failure}\n");
+    }
+    // The header names the file and position in a form editors and CI logs link.
+    format!(
+        "error: {}:{}:{}: {}\n{out}",
+        failure.path.display(),
+        failure.line,
+        failure.column,
+        failure.server.message
+    )
+}
