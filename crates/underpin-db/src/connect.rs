@@ -59,7 +59,42 @@ pub async fn connect_sqlite(
     options.connect().await.map_err(|e| ConnectError::new(url, &e))
 }
 
+/// Quotes a string as a PostgreSQL literal that reads the same whatever the server's
+/// `standard_conforming_strings` is: `E'…'` with `'` and `\` doubled, the rule libpq's
+/// `PQescapeLiteral` follows. For text sent over the simple query protocol, which poolers
+/// in transaction mode route correctly and which takes no bound parameters.
+pub fn quote_literal(value: &str) -> String {
+    let mut out = String::with_capacity(value.len() + 3);
+    out.push_str("E'");
+    for c in value.chars() {
+        match c {
+            '\'' => out.push_str("''"),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('\'');
+    out
+}
+
 /// Quotes an identifier for PostgreSQL or SQLite (both use `"…"` with `""` as the escape).
 pub fn quote_ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn literal_escapes_quotes_and_backslashes() {
+        assert_eq!(quote_literal("it's"), "E'it''s'");
+        assert_eq!(quote_literal(r"a\b"), r"E'a\\b'");
+        assert_eq!(quote_literal("é;--"), "E'é;--'");
+    }
+
+    #[test]
+    fn ident_doubles_quotes() {
+        assert_eq!(quote_ident("Schema \"History\""), "\"Schema \"\"History\"\"\"");
+    }
 }

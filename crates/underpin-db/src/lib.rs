@@ -5,5 +5,5 @@ pub mod connect;
 pub mod sql;
 pub mod url;
 
-pub use connect::{ConnectError, connect_postgres, connect_sqlite, quote_ident};
+pub use connect::{ConnectError, connect_postgres, connect_sqlite, quote_ident, quote_literal};
 pub use url::{Backend, DatabaseUrl, Redactor, UrlError, redact_url};

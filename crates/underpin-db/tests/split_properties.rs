@@ -73,7 +73,7 @@ fn simple_token() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A token that may come first or last in a statement.
+/// Generates a PostgreSQL token that may come first or last in a statement.
 fn postgres_token() -> impl Strategy<Value = String> {
     prop_oneof![
         3 => identifier(),
@@ -167,7 +167,7 @@ fn separator(comment: BoxedStrategy<String>) -> BoxedStrategy<String> {
     .boxed()
 }
 
-/// A script and the (text, start) of each statement it was built from.
+/// Generates a script and the (text, start) of each statement it was built from.
 fn script(
     statement: BoxedStrategy<String>,
     comment: BoxedStrategy<String>,
@@ -193,7 +193,11 @@ fn script(
                 expected.push((text.clone(), script.len()));
                 script.push_str(&text);
             }
-            if last_terminated || !tail.contains(';') {
+            if last_terminated {
+                script.push_str(&tail);
+            } else if !tail.contains(';') {
+                // A space keeps a final `-` from joining a `--` comment in the tail.
+                script.push(' ');
                 script.push_str(&tail);
             }
             (script, expected)
@@ -254,6 +258,32 @@ fn check_invariants(sql: &str, dialect: Dialect) -> Result<(), TestCaseError> {
         split_statements(tail, dialect).is_empty(),
         "tail {tail:?} holds a statement in {sql:?}"
     );
+    Ok(())
+}
+
+/// Appends `SELECT <opener><tail>` to a built script after a closing `;`, and checks that the
+/// unclosed literal, identifier, body or comment turns everything after it into one final
+/// statement while the statements before it stay as built.
+fn check_unterminated(
+    sql: &str,
+    expected: &[(String, usize)],
+    opener: &str,
+    tail: &str,
+    dialect: Dialect,
+) -> Result<(), TestCaseError> {
+    let mut expected = expected.to_vec();
+    let mut script = sql.to_string();
+    if let Some((text, start)) = expected.last_mut().filter(|(text, _)| !text.ends_with(';')) {
+        script.truncate(*start + text.len());
+        script.push(';');
+        text.push(';');
+    }
+    script.push('\n');
+    let start = script.len();
+    script.push_str(&format!("SELECT {opener}{tail}"));
+    expected.push((script[start..].to_string(), start));
+    let actual = split_pairs(&script, dialect);
+    prop_assert_eq!(actual, expected, "script:\n{}", script);
     Ok(())
 }
 
@@ -326,6 +356,24 @@ proptest! {
     fn tricky_text_keeps_invariants(sql in tricky_text()) {
         check_invariants(&sql, Dialect::Postgres)?;
         check_invariants(&sql, Dialect::Sqlite)?;
+    }
+
+    #[test]
+    fn unterminated_construct_runs_to_end(
+        (sql, expected) in script(postgres_statement(), nested_comment().boxed()),
+        opener in prop::sample::select(vec!["'", "E'", "U&'", "\"", "U&\"", "$$", "$t$", "/*"]),
+        tail in "[a-z ;\n]{0,20}",
+    ) {
+        check_unterminated(&sql, &expected, opener, &tail, Dialect::Postgres)?;
+    }
+
+    #[test]
+    fn sqlite_unterminated_construct_runs_to_end(
+        (sql, expected) in script(sqlite_statement(), flat_comment().boxed()),
+        opener in prop::sample::select(vec!["'", "\"", "[", "`", "/*"]),
+        tail in "[a-z ;\n]{0,20}",
+    ) {
+        check_unterminated(&sql, &expected, opener, &tail, Dialect::Sqlite)?;
     }
 
     #[test]

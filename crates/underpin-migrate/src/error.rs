@@ -84,6 +84,10 @@ pub enum MigrateError {
     Sql(Box<SqlFailure>),
     #[error("{0}")]
     Usage(String),
+    /// The database URL is invalid or the connection failed. The message contains the URL
+    /// with its password redacted.
+    #[error("{0}")]
+    Connect(String),
 }
 
 impl MigrateError {
@@ -97,6 +101,7 @@ impl MigrateError {
             MigrateError::Driver(_) => "database",
             MigrateError::Sql(_) => "sql",
             MigrateError::Usage(_) => "usage",
+            MigrateError::Connect(_) => "connect",
         }
     }
 }

@@ -1,18 +1,18 @@
 //! Transaction requirements of a statement, read from its leading keywords.
 //!
-//! The PostgreSQL list follows the server's `PreventInTransactionBlock` calls (PostgreSQL 15):
-//! each construct named here fails with "cannot run inside a transaction block" (SQLSTATE
-//! 25001). Where the refusal depends on an option (`CREATE SUBSCRIPTION` only with
+//! The PostgreSQL list follows the server's `PreventInTransactionBlock` calls (PostgreSQL 15).
+//! Each construct named here fails with "cannot run inside a transaction block" (SQLSTATE
+//! 25001). Some refusals depend on an option: `CREATE SUBSCRIPTION` only with
 //! `create_slot = true`, `DROP SUBSCRIPTION` only with a slot, `ALTER SUBSCRIPTION` only with
-//! a refresh), the statement is treated as refused whatever the option, because the option's
-//! effective value is not visible in the text alone.
+//! a refresh. Those statements are treated as refused whatever the option, because the
+//! option's effective value is not visible in the text alone.
 
 use super::lexer::{SignificantTokens, TokenKind};
 use super::{Dialect, TxRequirement};
 
 use TxRequirement::{Any, OutsideTransaction as Outside, TransactionControl as Control};
 
-/// Classifies one statement; see [`super::classify`].
+/// Classifies one statement as documented at [`super::classify`].
 pub(crate) fn classify(statement: &str, dialect: Dialect) -> TxRequirement {
     let mut words = Words::new(statement, dialect);
     match dialect {
@@ -48,7 +48,7 @@ impl<'a> Words<'a> {
         self.take_any(&[keyword]).is_some()
     }
 
-    /// Consumes a parenthesized option list if one comes next, telling whether it names
+    /// Consumes a parenthesized option list if one comes next, returning whether it names
     /// `keyword` at its top level.
     fn take_options_naming(&mut self, keyword: &str) -> bool {
         if self.tokens.peek().map(|t| t.kind) != Some(TokenKind::OpenParen) {
@@ -68,7 +68,7 @@ impl<'a> Words<'a> {
         named
     }
 
-    /// Skips tokens up to and including the pair `first second`, telling whether it occurs.
+    /// Skips tokens up to and including the pair `first second`, returning whether it occurs.
     fn skip_past_pair(&mut self, first: &str, second: &str) -> bool {
         while let Some(token) = self.tokens.next() {
             if token.is_keyword(self.source, first) && self.take(second) {
@@ -78,7 +78,7 @@ impl<'a> Words<'a> {
         false
     }
 
-    /// Consumes the rest, telling whether the last token before any `;` is `keyword`.
+    /// Consumes the rest, returning whether the last token before any `;` is `keyword`.
     fn ends_with(&mut self, keyword: &str) -> bool {
         let source = self.source;
         let last = self
@@ -89,7 +89,7 @@ impl<'a> Words<'a> {
         last.is_some_and(|token| token.is_keyword(source, keyword))
     }
 
-    /// Tells whether no token other than `;` is left.
+    /// Returns whether no token other than `;` is left.
     fn at_end(&mut self) -> bool {
         self.tokens.peek().is_none_or(|t| t.kind == TokenKind::Semicolon)
     }
@@ -170,7 +170,8 @@ fn postgres_alter(words: &mut Words<'_>) -> TxRequirement {
     }
 }
 
-/// `REFRESH PUBLICATION` always refreshes; `SET|ADD|DROP PUBLICATION` refresh by default.
+/// Treats `REFRESH PUBLICATION` as refused, and `SET|ADD|DROP PUBLICATION` too because they
+/// refresh by default.
 fn postgres_alter_subscription(words: &mut Words<'_>) -> TxRequirement {
     words.tokens.next();
     if words.take("refresh") {
@@ -227,7 +228,7 @@ fn sqlite(words: &mut Words<'_>) -> TxRequirement {
 }
 
 /// Setting `journal_mode` to WAL fails inside a transaction, and setting `foreign_keys` there
-/// is silently ignored; reading either pragma is harmless.
+/// is silently ignored. Reading either pragma is harmless.
 fn sqlite_pragma(words: &mut Words<'_>) -> TxRequirement {
     let Some(first) = words.tokens.next() else {
         return Any;

@@ -110,7 +110,7 @@ const RESERVED_WORDS: &[&str] = &[
     "with",
 ];
 
-/// Finds identifiers over `max_bytes`; see [`super::long_identifiers`].
+/// Finds identifiers over `max_bytes` as documented at [`super::long_identifiers`].
 pub(crate) fn find_long(sql: &str, dialect: Dialect, max_bytes: usize) -> Vec<LongIdentifier> {
     let mut cursor = LineCursor::new(sql);
     let mut found = Vec::new();

@@ -7,14 +7,14 @@
 
 use super::Dialect;
 
-/// What a token is, as far as statement splitting and classification need to know.
+/// Kind of a token, as fine-grained as statement splitting and classification need.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum TokenKind {
     Whitespace,
     /// `--` up to, not including, the line break.
     LineComment,
     BlockComment,
-    /// A `/*` comment whose closing `*/` is missing; it runs to the end of input.
+    /// A `/*` comment whose closing `*/` is missing, so it runs to the end of input.
     UnterminatedBlockComment,
     /// An unquoted identifier or keyword.
     Word,
@@ -43,7 +43,7 @@ pub(crate) struct Token {
 }
 
 impl Token {
-    /// Tells whether the token is whitespace or a complete comment. An unterminated block
+    /// Returns whether the token is whitespace or a complete comment. An unterminated block
     /// comment is not trivia, so the statement that contains it reaches the server, which
     /// reports it, instead of being dropped without a word.
     pub(crate) fn is_trivia(&self) -> bool {
@@ -58,7 +58,7 @@ impl Token {
         &source[self.start..self.end]
     }
 
-    /// Tells whether the token is the unquoted word `keyword`, ignoring ASCII case.
+    /// Returns whether the token is the unquoted word `keyword`, ignoring ASCII case.
     pub(crate) fn is_keyword(&self, source: &[u8], keyword: &str) -> bool {
         self.kind == TokenKind::Word && self.bytes(source).eq_ignore_ascii_case(keyword.as_bytes())
     }
@@ -159,7 +159,7 @@ impl<'a> Lexer<'a> {
 
     /// Scans a single-quoted literal whose opening quote ends just before `from`, returning
     /// the offset after its closing quote (or the end of input). `''` is a quote inside the
-    /// literal; with `backslash_escapes` (PostgreSQL `E'…'`), `\` escapes the next byte.
+    /// literal. With `backslash_escapes` (PostgreSQL `E'…'`), `\` escapes the next byte.
     fn scan_string(&self, from: usize, backslash_escapes: bool) -> usize {
         let mut i = from;
         loop {
@@ -186,6 +186,10 @@ impl<'a> Lexer<'a> {
     /// literals separated only by whitespace that contains a line break, and the second part
     /// is scanned in the first part's mode, so `\'` there is still an escaped quote. For other
     /// literals the join does not change where tokens end, so it is ignored.
+    ///
+    /// psql 15 reads a file line by line and loses the join when the line break ends a line,
+    /// so it scans the second part as a plain literal and can cut the statement elsewhere than
+    /// the server does. This lexer follows the server.
     fn string_continuation(&self, from: usize, backslash_escapes: bool) -> Option<usize> {
         if !backslash_escapes {
             return None;
@@ -233,7 +237,7 @@ impl<'a> Lexer<'a> {
     fn scan_dollar(&self, start: usize) -> (TokenKind, usize) {
         let next = self.peek(start + 1);
         if !self.is_postgres() {
-            // SQLite: `$name` is a bound parameter; a lone `$` is not valid SQL.
+            // SQLite reads `$name` as a bound parameter. A lone `$` is not valid SQL there.
             let end = self.identifier_end(start + 1);
             let kind = if end > start + 1 {
                 TokenKind::Parameter
@@ -257,7 +261,7 @@ impl<'a> Lexer<'a> {
                     self.dollar_body_end(delimiter_end, delimiter),
                 )
             }
-            // `$abc` without a closing `$` is no delimiter; PostgreSQL keeps only the `$`.
+            // `$abc` without a closing `$` is no delimiter, and PostgreSQL keeps only the `$`.
             None => (TokenKind::Other, start + 1),
         }
     }
@@ -355,13 +359,13 @@ impl Iterator for Lexer<'_> {
     }
 }
 
-/// Tells whether `byte` can start an unquoted identifier. Both dialects accept any non-ASCII
+/// Returns whether `byte` can start an unquoted identifier. Both dialects accept any non-ASCII
 /// byte, so a multi-byte UTF-8 character never splits across tokens.
 fn is_identifier_start(byte: u8) -> bool {
     byte.is_ascii_alphabetic() || byte == b'_' || byte >= 0x80
 }
 
-/// Tells whether `byte` can continue an unquoted identifier; both dialects allow `$` there.
+/// Returns whether `byte` can continue an unquoted identifier. Both dialects allow `$` there.
 fn is_identifier_continue(byte: u8) -> bool {
     is_identifier_start(byte) || byte.is_ascii_digit() || byte == b'$'
 }

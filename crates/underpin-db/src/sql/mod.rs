@@ -1,4 +1,4 @@
-//! SQL scripts as statements: a lexer that knows where each statement ends, the transaction
+//! SQL scripts as statements: a lexer that finds where each statement ends, the transaction
 //! requirement of a statement, and identifiers that PostgreSQL would truncate.
 //!
 //! Everything here works on the script text alone, in one pass over its bytes, and never talks
@@ -33,8 +33,8 @@ pub struct Statement<'a> {
 ///
 /// A `;` inside a string, quoted identifier, dollar-quoted body or comment does not end a
 /// statement. For PostgreSQL, neither does a `;` inside parentheses or inside the
-/// `BEGIN ATOMIC … END` body of `CREATE [OR REPLACE] FUNCTION|PROCEDURE`, as in psql; for SQLite,
-/// a `CREATE TRIGGER … BEGIN … END;` is one statement. An unterminated string, identifier,
+/// `BEGIN ATOMIC … END` body of `CREATE [OR REPLACE] FUNCTION|PROCEDURE`, as in psql. For
+/// SQLite, a `CREATE TRIGGER … BEGIN … END;` is one statement. An unterminated string, identifier,
 /// body or block comment runs to the end of input and so ends up in the last statement, where
 /// the server reports it. A statement without a closing `;` ends at its last token, so a
 /// trailing comment is not part of it.

@@ -3,7 +3,7 @@
 /// Converts increasing byte offsets to (line, column) in one pass over the text, so that
 /// positioning every statement of a script costs as much as reading the script once.
 ///
-/// Lines end at `\n` (so `\r\n` too); a lone `\r` is an ordinary character. Columns count
+/// Lines end at `\n`, which covers `\r\n` too, and a lone `\r` is an ordinary character. Columns count
 /// characters, not bytes.
 pub(crate) struct LineCursor<'a> {
     bytes: &'a [u8],

@@ -3,7 +3,7 @@
 //! PostgreSQL follows psql (`src/fe_utils/psqlscan.l`, PostgreSQL 15): a `;` inside
 //! parentheses does not end a statement, which keeps `CREATE RULE … DO (…; …)` whole, and in
 //! `CREATE [OR REPLACE] FUNCTION|PROCEDURE` a `BEGIN ATOMIC … END` body is tracked, with
-//! `CASE … END` counted inside it. psql counts every `BEGIN` word there; this splitter starts
+//! `CASE … END` counted inside it. psql counts every `BEGIN` word there. This splitter starts
 //! a body only at the two words `BEGIN ATOMIC`, so a routine named `begin` does not swallow
 //! the rest of the script.
 //!
@@ -16,7 +16,7 @@ use super::lexer::{SignificantTokens, Token, TokenKind};
 use super::position::LineCursor;
 use super::{Dialect, Statement};
 
-/// Splits `sql` into statements; see [`super::split_statements`].
+/// Splits `sql` into statements as documented at [`super::split_statements`].
 pub(crate) fn split(sql: &str, dialect: Dialect) -> Vec<Statement<'_>> {
     let source = sql.as_bytes();
     let mut statements = Vec::new();
@@ -68,7 +68,7 @@ enum Header {
     Other,
 }
 
-/// Where a SQLite trigger body stands relative to its closing `; END ;`.
+/// Progress of a SQLite trigger body towards its closing `; END ;`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum TriggerPhase {
     Body,
@@ -100,7 +100,7 @@ impl Boundary {
         }
     }
 
-    /// Feeds the next significant token and tells whether it is the `;` that ends the statement.
+    /// Feeds the next significant token and returns whether it is the `;` that ends the statement.
     fn ends_statement(&mut self, token: &Token, source: &[u8]) -> bool {
         let word = (token.kind == TokenKind::Word).then(|| token.bytes(source));
         self.header = self.header.advance(word, self.dialect);
@@ -113,7 +113,7 @@ impl Boundary {
     fn postgres_ends(&mut self, token: &Token, word: Option<&[u8]>) -> bool {
         let after_begin = std::mem::take(&mut self.after_begin);
         match token.kind {
-            TokenKind::OpenParen => self.paren_depth += 1,
+            TokenKind::OpenParen => self.paren_depth = self.paren_depth.saturating_add(1),
             TokenKind::CloseParen => self.paren_depth = self.paren_depth.saturating_sub(1),
             TokenKind::Semicolon => return self.paren_depth == 0 && self.body_depth == 0,
             TokenKind::Word if self.header == Header::Routine && self.paren_depth == 0 => {
@@ -131,7 +131,7 @@ impl Boundary {
             }
             self.after_begin = word.eq_ignore_ascii_case(b"begin");
         } else if word.eq_ignore_ascii_case(b"begin") || word.eq_ignore_ascii_case(b"case") {
-            self.body_depth += 1;
+            self.body_depth = self.body_depth.saturating_add(1);
         } else if word.eq_ignore_ascii_case(b"end") {
             self.body_depth -= 1;
         }
@@ -153,7 +153,7 @@ impl Boundary {
 }
 
 impl Header {
-    /// Moves the header match on by one significant token; `word` is its text if it is a word.
+    /// Moves the header match on by one significant token, whose text is `word` if it is a word.
     fn advance(self, word: Option<&[u8]>, dialect: Dialect) -> Header {
         if matches!(self, Header::Routine | Header::Trigger | Header::Other) {
             return self;

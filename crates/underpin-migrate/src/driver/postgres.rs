@@ -5,13 +5,18 @@
 //! in a long statement, which matters because `CREATE INDEX CONCURRENTLY` waits for every
 //! transaction with an older snapshot and would deadlock with a runner blocked inside
 //! `pg_advisory_lock`. A killed runner's session ends, and the server drops its lock.
+//!
+//! Every statement goes over the simple query protocol, values quoted by `quote_literal`.
+//! The extended protocol splits one query into messages that a transaction-mode pooler
+//! (PgBouncer before 1.21) may route to different server sessions, which corrupts the
+//! exchange; simple queries and explicit transactions are always routed whole.
 
 use std::time::{Duration, Instant};
 
 use sha2::{Digest, Sha256};
-use sqlx::postgres::PgConnection;
+use sqlx::postgres::{PgConnection, PgRow};
 use sqlx::{AssertSqlSafe, Connection, Row};
-use underpin_db::{Backend, quote_ident};
+use underpin_db::{Backend, quote_ident, quote_literal};
 
 use super::{
     Driver, DriverError, ExecError, HistoryTable, LockHolder, LockWait, NewRow, ServerError,
@@ -23,37 +28,220 @@ use crate::version::Version;
 /// The longest pause between two lock attempts.
 const MAX_POLL: Duration = Duration::from_millis(500);
 
+/// How often a lock taken on an unreachable session is retried before giving up.
+const UNLOCK_ATTEMPTS: usize = 20;
+
+const COLUMNS: &str = "version, name, checksum, checksum_algorithm, status, execution_ms, applied_by, statements_done, statements_total, error";
+
 pub struct PostgresDriver {
     conn: PgConnection,
     table: HistoryTable,
-    sql: Queries,
+    /// `"schema"."table"`, quoted.
+    name: String,
     lock_key: (i32, i32),
+    /// A condition that is true when the session running the statement holds the lock.
+    holds_lock: String,
+    /// The server process that took the lock; behind a pooler it may differ from the one
+    /// serving the next statement.
+    lock_pid: Option<i32>,
 }
 
-/// The history table's statements, built once with the quoted table name.
-struct Queries {
-    exists: String,
-    create: String,
-    select: String,
-    insert_if_locked: String,
-    upsert: String,
-    delete_if_locked: String,
-    delete: String,
+/// Derives the advisory lock key from the history table, so two migration sets with
+/// different history tables in one database do not block each other.
+fn lock_key(table: &HistoryTable) -> (i32, i32) {
+    let digest = Sha256::digest(format!("underpin-migrate:{}.{}", table.schema, table.table).as_bytes());
+    let half = |bytes: &[u8]| i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & i32::MAX;
+    (half(&digest[0..4]), half(&digest[4..8]))
 }
 
-/// `true` when this session holds the migration lock; takes the two key halves as $1, $2.
-const HOLDS_LOCK: &str = "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND classid = $1::int4::oid AND objid = $2::int4::oid AND objsubid = 2 AND granted)";
+fn optional_text(value: Option<&str>) -> String {
+    value.map(quote_literal).unwrap_or_else(|| "NULL".to_string())
+}
 
-impl Queries {
-    fn new(table: &HistoryTable) -> Queries {
-        let name = format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.table));
-        let columns = "version, name, checksum, checksum_algorithm, status, execution_ms, applied_by, statements_done, statements_total, error";
-        let values =
-            "$3, $4, $5, $6, $7, $8, pg_catalog.concat(current_user, ' (', $9::text, ')'), $10, $11, $12";
-        Queries {
-            exists: "SELECT pg_catalog.to_regclass($1) IS NOT NULL".to_string(),
-            create: format!(
-                "CREATE SCHEMA IF NOT EXISTS {schema};
+fn optional_int(value: Option<i32>) -> String {
+    value.map(|v| v.to_string()).unwrap_or_else(|| "NULL".to_string())
+}
+
+impl PostgresDriver {
+    pub fn new(conn: PgConnection, table: HistoryTable) -> PostgresDriver {
+        let key = lock_key(&table);
+        PostgresDriver {
+            name: format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.table)),
+            holds_lock: format!(
+                "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND classid = {}::oid AND objid = {}::oid AND objsubid = 2 AND granted)",
+                key.0, key.1
+            ),
+            lock_key: key,
+            lock_pid: None,
+            conn,
+            table,
+        }
+    }
+
+    /// The connection, for callers that run their own statements (tests, embedding apps).
+    pub fn connection(&mut self) -> &mut PgConnection {
+        &mut self.conn
+    }
+
+    /// The SELECT list for a history row, in [`COLUMNS`] order.
+    fn row_values(row: &NewRow<'_>) -> String {
+        format!(
+            "{}, {}, {}, {}, {}, {}, pg_catalog.concat(current_user, ' (', {}::text, ')'), {}, {}, {}",
+            quote_literal(row.version),
+            quote_literal(row.name),
+            quote_literal(row.checksum),
+            quote_literal(crate::checksum::ALGORITHM),
+            quote_literal(row.status.as_str()),
+            row.started.elapsed().as_millis() as i64,
+            quote_literal(row.applied_by),
+            optional_int(row.statements_done),
+            optional_int(row.statements_total),
+            optional_text(row.error),
+        )
+    }
+
+    fn insert_if_locked(name: &str, holds_lock: &str, row: &NewRow<'_>) -> String {
+        format!(
+            "INSERT INTO {name} ({COLUMNS}) SELECT {} WHERE {holds_lock}",
+            Self::row_values(row)
+        )
+    }
+
+    fn upsert_if_locked(&self, row: &NewRow<'_>) -> String {
+        format!(
+            "{} ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum,
+    checksum_algorithm = EXCLUDED.checksum_algorithm, status = EXCLUDED.status, applied_at = pg_catalog.now(),
+    execution_ms = EXCLUDED.execution_ms, applied_by = EXCLUDED.applied_by, statements_done = EXCLUDED.statements_done,
+    statements_total = EXCLUDED.statements_total, error = EXCLUDED.error",
+            Self::insert_if_locked(&self.name, &self.holds_lock, row)
+        )
+    }
+
+    async fn fetch_one(&mut self, sql: String, action: &'static str) -> Result<PgRow, DriverError> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_one(&mut self.conn)
+            .await
+            .map_err(|e| DriverError::database(action, &e))
+    }
+
+    async fn execute(&mut self, sql: String, action: &'static str) -> Result<u64, DriverError> {
+        sqlx::raw_sql(AssertSqlSafe(sql))
+            .execute(&mut self.conn)
+            .await
+            .map(|done| done.rows_affected())
+            .map_err(|e| DriverError::database(action, &e))
+    }
+
+    async fn fetch_bool(&mut self, sql: String, action: &'static str) -> Result<bool, DriverError> {
+        let row = self.fetch_one(sql, action).await?;
+        row.try_get(0).map_err(|e| DriverError::database(action, &e))
+    }
+
+    async fn try_lock(&mut self) -> Result<bool, DriverError> {
+        let sql = format!(
+            "SELECT pg_catalog.pg_try_advisory_lock({}, {}), pg_catalog.pg_backend_pid()",
+            self.lock_key.0, self.lock_key.1
+        );
+        let action = "taking the migration lock";
+        let row = self.fetch_one(sql, action).await?;
+        let taken: bool = row.try_get(0).map_err(|e| DriverError::database(action, &e))?;
+        if taken {
+            self.lock_pid = Some(row.try_get(1).map_err(|e| DriverError::database(action, &e))?);
+        }
+        Ok(taken)
+    }
+
+    /// Runs `pg_advisory_unlock` once; `true` when this server session held the lock.
+    async fn unlock_once(&mut self) -> Result<bool, DriverError> {
+        let sql = format!(
+            "SELECT pg_catalog.pg_advisory_unlock({}, {})",
+            self.lock_key.0, self.lock_key.1
+        );
+        self.fetch_bool(sql, "releasing the migration lock").await
+    }
+
+    /// Releases a lock this run took on a server session it can no longer reach, as
+    /// happens behind a transaction-mode pooler. A few more unlock attempts may be routed
+    /// to that session; if it still holds the lock and sits idle in the pool, it is ended.
+    /// A session that is busy, or that is not the one that took the lock, is left alone.
+    async fn release_unreachable_lock(&mut self) -> Result<(), DriverError> {
+        let Some(pid) = self.lock_pid.take() else {
+            return Ok(());
+        };
+        for _ in 0..UNLOCK_ATTEMPTS {
+            if self.unlock_once().await? {
+                return Ok(());
+            }
+            let holder = self.lock_holders().await?.into_iter().find(|h| h.pid == pid);
+            match holder {
+                None => return Ok(()),
+                Some(holder) if holder.state.as_deref() == Some("idle") => {
+                    tracing::warn!(
+                        "the migration lock is held by {holder}, which this connection cannot reach (a transaction-mode pooler hands out server sessions per transaction); ending that idle session to release the lock"
+                    );
+                    let sql = format!("SELECT pg_catalog.pg_terminate_backend({pid})");
+                    self.execute(sql, "ending the session that holds the lock")
+                        .await?;
+                    return Ok(());
+                }
+                Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+            }
+        }
+        tracing::warn!(
+            "the migration lock is still held by server process {pid}, which is busy; it is released when that session ends (`underpin migrate lock release` ends it)"
+        );
+        Ok(())
+    }
+
+    /// Runs statements in one transaction, then the history statement `record` renders,
+    /// which must change one row; zero rows means this session does not hold the lock, and
+    /// everything rolls back. `record` renders after the statements so a recorded execution
+    /// time covers them.
+    async fn run_in_transaction(
+        &mut self,
+        statements: &[&str],
+        record: impl FnOnce() -> String,
+    ) -> Result<StepOutcome, ExecError> {
+        let mut tx = self
+            .conn
+            .begin()
+            .await
+            .map_err(|e| DriverError::database("starting a transaction", &e))?;
+        run_statements(&mut tx, statements).await?;
+        let done = sqlx::raw_sql(AssertSqlSafe(record()))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| DriverError::database("updating the history table", &e))?;
+        if done.rows_affected() == 0 {
+            // Dropping `tx` rolls the migration back with it.
+            return Err(DriverError::LockNotHeld.into());
+        }
+        tx.commit()
+            .await
+            .map_err(|e| DriverError::database("committing the migration", &e))?;
+        Ok(StepOutcome::Done)
+    }
+}
+
+impl Driver for PostgresDriver {
+    fn backend(&self) -> Backend {
+        Backend::Postgres
+    }
+
+    async fn history_exists(&mut self) -> Result<bool, DriverError> {
+        let sql = format!(
+            "SELECT pg_catalog.to_regclass({}) IS NOT NULL",
+            quote_literal(&self.name)
+        );
+        self.fetch_bool(sql, "looking for the history table").await
+    }
+
+    async fn ensure_history(&mut self) -> Result<(), DriverError> {
+        if self.history_exists().await? {
+            return Ok(());
+        }
+        let sql = format!(
+            "CREATE SCHEMA IF NOT EXISTS {schema};
 CREATE TABLE IF NOT EXISTS {name} (
     version            text PRIMARY KEY,
     name               text NOT NULL,
@@ -68,109 +256,19 @@ CREATE TABLE IF NOT EXISTS {name} (
     error              text
 );
 COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit by hand; use underpin migrate.'",
-                schema = quote_ident(&table.schema)
-            ),
-            select: format!(
-                "SELECT version, name, checksum, checksum_algorithm, status, applied_at::text AS applied_at, execution_ms, applied_by, statements_done, statements_total, error FROM {name}"
-            ),
-            insert_if_locked: format!("INSERT INTO {name} ({columns}) SELECT {values} WHERE {HOLDS_LOCK}"),
-            upsert: format!(
-                "INSERT INTO {name} ({columns}) SELECT {values} WHERE {HOLDS_LOCK}
-ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum,
-    checksum_algorithm = EXCLUDED.checksum_algorithm, status = EXCLUDED.status, applied_at = pg_catalog.now(),
-    execution_ms = EXCLUDED.execution_ms, applied_by = EXCLUDED.applied_by, statements_done = EXCLUDED.statements_done,
-    statements_total = EXCLUDED.statements_total, error = EXCLUDED.error"
-            ),
-            delete_if_locked: format!("DELETE FROM {name} WHERE version = $3 AND {HOLDS_LOCK}"),
-            delete: format!("DELETE FROM {name} WHERE version = $1"),
-        }
-    }
-}
-
-/// Derives the advisory lock key from the history table, so two migration sets with
-/// different history tables in one database do not block each other.
-fn lock_key(table: &HistoryTable) -> (i32, i32) {
-    let digest = Sha256::digest(format!("underpin-migrate:{}.{}", table.schema, table.table).as_bytes());
-    let half = |bytes: &[u8]| i32::from_be_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]) & i32::MAX;
-    (half(&digest[0..4]), half(&digest[4..8]))
-}
-
-impl PostgresDriver {
-    pub fn new(conn: PgConnection, table: HistoryTable) -> PostgresDriver {
-        PostgresDriver {
-            sql: Queries::new(&table),
-            lock_key: lock_key(&table),
-            conn,
-            table,
-        }
-    }
-
-    /// The connection, for callers that run their own statements (tests, embedding apps).
-    pub fn connection(&mut self) -> &mut PgConnection {
-        &mut self.conn
-    }
-
-    fn bind_row<'q>(
-        lock_key: (i32, i32),
-        query: sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>,
-        row: &'q NewRow<'q>,
-    ) -> sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments> {
-        query
-            .bind(lock_key.0)
-            .bind(lock_key.1)
-            .bind(row.version)
-            .bind(row.name)
-            .bind(row.checksum)
-            .bind(crate::checksum::ALGORITHM)
-            .bind(row.status.as_str())
-            .bind(row.started.elapsed().as_millis() as i64)
-            .bind(row.applied_by)
-            .bind(row.statements_done)
-            .bind(row.statements_total)
-            .bind(row.error)
-    }
-
-    async fn try_lock(&mut self) -> Result<bool, DriverError> {
-        sqlx::query_scalar("SELECT pg_catalog.pg_try_advisory_lock($1, $2)")
-            .bind(self.lock_key.0)
-            .bind(self.lock_key.1)
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("taking the migration lock", &e))
-    }
-}
-
-impl Driver for PostgresDriver {
-    fn backend(&self) -> Backend {
-        Backend::Postgres
-    }
-
-    async fn history_exists(&mut self) -> Result<bool, DriverError> {
-        let qualified = format!(
-            "{}.{}",
-            quote_ident(&self.table.schema),
-            quote_ident(&self.table.table)
+            schema = quote_ident(&self.table.schema),
+            name = self.name
         );
-        sqlx::query_scalar(AssertSqlSafe(self.sql.exists.as_str()))
-            .bind(qualified)
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("looking for the history table", &e))
-    }
-
-    async fn ensure_history(&mut self) -> Result<(), DriverError> {
-        if self.history_exists().await? {
-            return Ok(());
-        }
-        sqlx::raw_sql(AssertSqlSafe(self.sql.create.as_str()))
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("creating the history table", &e))?;
+        self.execute(sql, "creating the history table").await?;
         Ok(())
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
-        let rows = sqlx::query(AssertSqlSafe(self.sql.select.as_str()))
+        let sql = format!(
+            "SELECT version, name, checksum, checksum_algorithm, status, applied_at::text AS applied_at, execution_ms, applied_by, statements_done, statements_total, error FROM {}",
+            self.name
+        );
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
             .fetch_all(&mut self.conn)
             .await
             .map_err(|e| DriverError::database("reading the history table", &e))?;
@@ -183,6 +281,12 @@ impl Driver for PostgresDriver {
         let mut holder = None;
         loop {
             if self.try_lock().await? {
+                // A second statement on another server session means a pooler sits in
+                // between; stop before doing anything rather than run unprotected.
+                if let Err(error) = self.verify_lock().await {
+                    self.release_unreachable_lock().await?;
+                    return Err(error);
+                }
                 return Ok(LockWait {
                     waited: started.elapsed(),
                     holder,
@@ -207,40 +311,37 @@ impl Driver for PostgresDriver {
     }
 
     async fn unlock(&mut self) -> Result<(), DriverError> {
-        let released: bool = sqlx::query_scalar("SELECT pg_catalog.pg_advisory_unlock($1, $2)")
-            .bind(self.lock_key.0)
-            .bind(self.lock_key.1)
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("releasing the migration lock", &e))?;
-        if !released {
-            // Every step already checked the lock inside its own transaction, so a lock that
-            // is not ours here changes nothing that was applied.
-            tracing::debug!("the migration lock was not held by this session at release");
+        if self.unlock_once().await? {
+            self.lock_pid = None;
+            return Ok(());
         }
-        Ok(())
+        // Every step already checked the lock inside its own transaction, so a lock held
+        // elsewhere changed nothing that was applied; it must still not outlive this run.
+        tracing::debug!("the migration lock was not held by this session at release");
+        self.release_unreachable_lock().await
     }
 
     async fn lock_holders(&mut self) -> Result<Vec<LockHolder>, DriverError> {
-        let rows = sqlx::query(
+        let sql = format!(
             "SELECT a.pid, a.usename::text AS usename, a.application_name, host(a.client_addr) AS client,
                     a.backend_start::text AS since, a.state, left(a.query, 200) AS query
              FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
-             WHERE l.locktype = 'advisory' AND l.classid = $1::int4::oid AND l.objid = $2::int4::oid
-               AND l.objsubid = 2 AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
+             WHERE l.locktype = 'advisory' AND l.classid = {}::oid AND l.objid = {}::oid AND l.objsubid = 2
+               AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
              ORDER BY a.pid",
-        )
-        .bind(self.lock_key.0)
-        .bind(self.lock_key.1)
-        .fetch_all(&mut self.conn)
-        .await
-        .map_err(|e| DriverError::database("reading who holds the migration lock", &e))?;
+            self.lock_key.0, self.lock_key.1
+        );
+        let action = "reading who holds the migration lock";
+        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
+            .fetch_all(&mut self.conn)
+            .await
+            .map_err(|e| DriverError::database(action, &e))?;
         rows.iter()
             .map(|row| {
                 Ok(LockHolder {
                     pid: row
                         .try_get("pid")
-                        .map_err(|e| DriverError::database("reading lock holders", &e))?,
+                        .map_err(|e| DriverError::database(action, &e))?,
                     user: row.try_get("usename").ok(),
                     application: row.try_get("application_name").ok(),
                     client: row.try_get("client").ok().flatten(),
@@ -255,11 +356,9 @@ impl Driver for PostgresDriver {
     async fn release_lock(&mut self) -> Result<Vec<LockHolder>, DriverError> {
         let holders = self.lock_holders().await?;
         for holder in &holders {
-            sqlx::query("SELECT pg_catalog.pg_terminate_backend($1)")
-                .bind(holder.pid)
-                .execute(&mut self.conn)
-                .await
-                .map_err(|e| DriverError::database("ending the session that holds the lock", &e))?;
+            let sql = format!("SELECT pg_catalog.pg_terminate_backend({})", holder.pid);
+            self.execute(sql, "ending the session that holds the lock")
+                .await?;
         }
         Ok(holders)
     }
@@ -269,25 +368,9 @@ impl Driver for PostgresDriver {
         statements: &[&str],
         row: &NewRow<'_>,
     ) -> Result<StepOutcome, ExecError> {
-        let mut tx = self
-            .conn
-            .begin()
+        let (name, holds_lock) = (self.name.clone(), self.holds_lock.clone());
+        self.run_in_transaction(statements, || Self::insert_if_locked(&name, &holds_lock, row))
             .await
-            .map_err(|e| DriverError::database("starting a transaction", &e))?;
-        run_statements(&mut tx, statements).await?;
-        let insert = sqlx::query(AssertSqlSafe(self.sql.insert_if_locked.as_str()));
-        let done = Self::bind_row(self.lock_key, insert, row)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| DriverError::database("recording the migration in the history table", &e))?;
-        if done.rows_affected() == 0 {
-            // The rollback happens when `tx` drops; the migration's changes go with it.
-            return Err(DriverError::LockNotHeld.into());
-        }
-        tx.commit()
-            .await
-            .map_err(|e| DriverError::database("committing the migration", &e))?;
-        Ok(StepOutcome::Done)
     }
 
     async fn revert_in_transaction(
@@ -295,26 +378,13 @@ impl Driver for PostgresDriver {
         statements: &[&str],
         version: &str,
     ) -> Result<StepOutcome, ExecError> {
-        let mut tx = self
-            .conn
-            .begin()
-            .await
-            .map_err(|e| DriverError::database("starting a transaction", &e))?;
-        run_statements(&mut tx, statements).await?;
-        let done = sqlx::query(AssertSqlSafe(self.sql.delete_if_locked.as_str()))
-            .bind(self.lock_key.0)
-            .bind(self.lock_key.1)
-            .bind(version)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| DriverError::database("removing the migration from the history table", &e))?;
-        if done.rows_affected() == 0 {
-            return Err(DriverError::LockNotHeld.into());
-        }
-        tx.commit()
-            .await
-            .map_err(|e| DriverError::database("committing the rollback", &e))?;
-        Ok(StepOutcome::Done)
+        let record = format!(
+            "DELETE FROM {} WHERE version = {} AND {}",
+            self.name,
+            quote_literal(version),
+            self.holds_lock
+        );
+        self.run_in_transaction(statements, || record).await
     }
 
     async fn execute_autocommit(&mut self, statement: &str) -> Result<(), ServerError> {
@@ -326,13 +396,8 @@ impl Driver for PostgresDriver {
     }
 
     async fn verify_lock(&mut self) -> Result<(), DriverError> {
-        let held: bool = sqlx::query_scalar(AssertSqlSafe(format!("SELECT {HOLDS_LOCK}")))
-            .bind(self.lock_key.0)
-            .bind(self.lock_key.1)
-            .fetch_one(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("checking the migration lock", &e))?;
-        if held {
+        let sql = format!("SELECT {}", self.holds_lock);
+        if self.fetch_bool(sql, "checking the migration lock").await? {
             Ok(())
         } else {
             Err(DriverError::LockNotHeld)
@@ -340,30 +405,35 @@ impl Driver for PostgresDriver {
     }
 
     async fn upsert_row(&mut self, row: &NewRow<'_>) -> Result<(), DriverError> {
-        let upsert = sqlx::query(AssertSqlSafe(self.sql.upsert.as_str()));
-        let done = Self::bind_row(self.lock_key, upsert, row)
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("recording progress in the history table", &e))?;
-        if done.rows_affected() == 0 {
+        let sql = self.upsert_if_locked(row);
+        if self
+            .execute(sql, "recording progress in the history table")
+            .await?
+            == 0
+        {
             return Err(DriverError::LockNotHeld);
         }
         Ok(())
     }
 
     async fn delete_row(&mut self, version: &str) -> Result<(), DriverError> {
-        sqlx::query(AssertSqlSafe(self.sql.delete.as_str()))
-            .bind(version)
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("removing a history row", &e))?;
+        let sql = format!(
+            "DELETE FROM {} WHERE version = {}",
+            self.name,
+            quote_literal(version)
+        );
+        self.execute(sql, "removing a history row").await?;
         Ok(())
     }
 
     async fn current_user(&mut self) -> Result<String, DriverError> {
-        sqlx::query_scalar("SELECT current_user::text")
-            .fetch_one(&mut self.conn)
-            .await
+        let row = self
+            .fetch_one(
+                "SELECT current_user::text".to_string(),
+                "reading the current user",
+            )
+            .await?;
+        row.try_get(0)
             .map_err(|e| DriverError::database("reading the current user", &e))
     }
 }
@@ -384,7 +454,7 @@ async fn run_statements(conn: &mut PgConnection, statements: &[&str]) -> Result<
     Ok(())
 }
 
-fn row_to_applied(row: &sqlx::postgres::PgRow) -> Result<AppliedMigration, DriverError> {
+fn row_to_applied(row: &PgRow) -> Result<AppliedMigration, DriverError> {
     let get_error = |e: sqlx::Error| DriverError::database("reading the history table", &e);
     let version: String = row.try_get("version").map_err(get_error)?;
     let status: String = row.try_get("status").map_err(get_error)?;

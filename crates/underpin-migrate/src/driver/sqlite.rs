@@ -86,6 +86,7 @@ impl SqliteDriver {
 
     async fn row_exists(conn: &mut SqliteConnection, sql: &str, version: &str) -> Result<bool, DriverError> {
         sqlx::query_scalar(AssertSqlSafe(sql))
+            .persistent(false)
             .bind(version)
             .fetch_one(conn)
             .await
@@ -117,6 +118,7 @@ impl Driver for SqliteDriver {
 
     async fn history_exists(&mut self) -> Result<bool, DriverError> {
         sqlx::query_scalar(self.sql.exists)
+            .persistent(false)
             .bind(&self.table)
             .fetch_one(&mut self.conn)
             .await
@@ -133,6 +135,7 @@ impl Driver for SqliteDriver {
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
         let rows = sqlx::query(AssertSqlSafe(self.sql.select.as_str()))
+            .persistent(false)
             .fetch_all(&mut self.conn)
             .await
             .map_err(|e| DriverError::database("reading the history table", &e))?;
@@ -190,10 +193,13 @@ impl Driver for SqliteDriver {
             return Ok(StepOutcome::AlreadyDone);
         }
         run_statements(&mut tx, statements).await?;
-        bind_row(sqlx::query(AssertSqlSafe(self.sql.insert.as_str())), row)
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| DriverError::database("recording the migration in the history table", &e))?;
+        bind_row(
+            sqlx::query(AssertSqlSafe(self.sql.insert.as_str())).persistent(false),
+            row,
+        )
+        .execute(&mut *tx)
+        .await
+        .map_err(|e| DriverError::database("recording the migration in the history table", &e))?;
         tx.commit()
             .await
             .map_err(|e| DriverError::database("committing the migration", &e))?;
@@ -215,6 +221,7 @@ impl Driver for SqliteDriver {
         }
         run_statements(&mut tx, statements).await?;
         sqlx::query(AssertSqlSafe(self.sql.delete.as_str()))
+            .persistent(false)
             .bind(version)
             .execute(&mut *tx)
             .await
@@ -238,15 +245,19 @@ impl Driver for SqliteDriver {
     }
 
     async fn upsert_row(&mut self, row: &NewRow<'_>) -> Result<(), DriverError> {
-        bind_row(sqlx::query(AssertSqlSafe(self.sql.upsert.as_str())), row)
-            .execute(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("recording progress in the history table", &e))?;
+        bind_row(
+            sqlx::query(AssertSqlSafe(self.sql.upsert.as_str())).persistent(false),
+            row,
+        )
+        .execute(&mut self.conn)
+        .await
+        .map_err(|e| DriverError::database("recording progress in the history table", &e))?;
         Ok(())
     }
 
     async fn delete_row(&mut self, version: &str) -> Result<(), DriverError> {
         sqlx::query(AssertSqlSafe(self.sql.delete.as_str()))
+            .persistent(false)
             .bind(version)
             .execute(&mut self.conn)
             .await
