@@ -16,6 +16,7 @@
 #   UNDERPIN_TEST_PSQL         Debian's psql
 #   UNDERPIN_TEST_PG15_BINDIR  server binaries, for tests that start a cluster of their own
 #   UNDERPIN_TEST_PG18_BINDIR
+#   UNDERPIN_TEST_PGBOUNCER    the pgbouncer binary, for tests that start one in front of 15
 # Setting a URL before the run points the tests at your own server, and its cluster is not
 # started.
 #
@@ -66,6 +67,31 @@ install_debian_postgresql() {
   fi
   rm -f "$apt_log"
   log "installed Debian postgresql in $(since "$started")"
+}
+
+# Installs PgBouncer, which the tests run in transaction mode in front of PostgreSQL 15 to
+# check migrations behind a pooler.
+install_pgbouncer() {
+  if [[ -x /usr/sbin/pgbouncer ]] || command -v pgbouncer >/dev/null; then
+    return
+  fi
+  is_root || die "PgBouncer is not installed. Run: sudo apt-get install --no-install-recommends pgbouncer"
+  log "installing Debian pgbouncer with apt-get"
+  local started apt_log
+  started=$(now_us)
+  apt_log=$(mktemp)
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    pgbouncer; } >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    rm -f "$apt_log"
+    die "apt-get install pgbouncer failed (output above)"
+  fi
+  rm -f "$apt_log"
+  # The package starts a system-wide service; the tests run their own instances.
+  if command -v systemctl >/dev/null; then
+    systemctl stop pgbouncer >/dev/null 2>&1 || true
+  fi
+  log "installed Debian pgbouncer in $(since "$started")"
 }
 
 pg15_bindir() {
@@ -225,6 +251,12 @@ main() {
     UNDERPIN_TEST_PG18_BINDIR=$("$scripts/pg18-bindir.sh")
   fi
   export UNDERPIN_TEST_PG18_BINDIR
+
+  if [[ -z ${UNDERPIN_TEST_PGBOUNCER:-} ]]; then
+    install_pgbouncer
+    UNDERPIN_TEST_PGBOUNCER=$(command -v pgbouncer || printf /usr/sbin/pgbouncer)
+  fi
+  export UNDERPIN_TEST_PGBOUNCER
 
   [[ -n ${UNDERPIN_TEST_CMD:-} ]] || install_nextest
 

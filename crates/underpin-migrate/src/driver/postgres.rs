@@ -39,8 +39,14 @@ pub struct PostgresDriver {
     /// `"schema"."table"`, quoted.
     name: String,
     lock_key: (i32, i32),
-    /// A condition that is true when the session running the statement holds the lock.
+    /// A condition that is true when the session running the statement holds the lock for
+    /// this driver: the advisory lock, and the session's owner setting equal to `token`.
     holds_lock: String,
+    /// Marks this driver as the lock's owner. Two clients that a pooler maps onto one server
+    /// session would otherwise both "hold" the advisory lock, which is reentrant.
+    token: String,
+    /// The session setting that stores the owner token, per lock key.
+    owner_setting: String,
     /// The server process that took the lock; behind a pooler it may differ from the one
     /// serving the next statement.
     lock_pid: Option<i32>,
@@ -54,6 +60,17 @@ fn lock_key(table: &HistoryTable) -> (i32, i32) {
     (half(&digest[0..4]), half(&digest[4..8]))
 }
 
+/// A token unique to this process and driver instance.
+fn new_token() -> String {
+    static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let instance = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    format!("{}-{nanos}-{instance}", std::process::id())
+}
+
 fn optional_text(value: Option<&str>) -> String {
     value.map(quote_literal).unwrap_or_else(|| "NULL".to_string())
 }
@@ -65,12 +82,19 @@ fn optional_int(value: Option<i32>) -> String {
 impl PostgresDriver {
     pub fn new(conn: PgConnection, table: HistoryTable) -> PostgresDriver {
         let key = lock_key(&table);
+        let token = new_token();
+        let owner_setting = format!("underpin.lock_owner_{}_{}", key.0, key.1);
         PostgresDriver {
             name: format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.table)),
             holds_lock: format!(
-                "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND classid = {}::oid AND objid = {}::oid AND objsubid = 2 AND granted)",
-                key.0, key.1
+                "(pg_catalog.current_setting({setting}, true) = {token} AND EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND classid = {}::oid AND objid = {}::oid AND objsubid = 2 AND granted))",
+                key.0,
+                key.1,
+                setting = quote_literal(&owner_setting),
+                token = quote_literal(&token),
             ),
+            token,
+            owner_setting,
             lock_key: key,
             lock_pid: None,
             conn,
@@ -137,9 +161,17 @@ impl PostgresDriver {
         row.try_get(0).map_err(|e| DriverError::database(action, &e))
     }
 
+    /// Takes the advisory lock unless this server session already holds it for another
+    /// owner, and marks this driver as the owner, in one statement.
     async fn try_lock(&mut self) -> Result<bool, DriverError> {
+        let (setting, token) = (quote_literal(&self.owner_setting), quote_literal(&self.token));
         let sql = format!(
-            "SELECT pg_catalog.pg_try_advisory_lock({}, {}), pg_catalog.pg_backend_pid()",
+            "SELECT CASE
+                WHEN coalesce(pg_catalog.current_setting({setting}, true), '') NOT IN ('', {token}) THEN false
+                WHEN pg_catalog.pg_try_advisory_lock({}, {}) THEN pg_catalog.set_config({setting}, {token}, false) IS NOT NULL
+                ELSE false
+             END,
+             pg_catalog.pg_backend_pid()",
             self.lock_key.0, self.lock_key.1
         );
         let action = "taking the migration lock";
@@ -184,7 +216,7 @@ impl PostgresDriver {
                         .await?;
                     return Ok(());
                 }
-                Some(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+                Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
             }
         }
         tracing::warn!(

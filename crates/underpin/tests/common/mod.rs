@@ -136,6 +136,7 @@ pub struct Spawned {
     label: String,
     child: Child,
     output_dir: TempDir,
+    started: Instant,
 }
 
 impl Spawned {
@@ -153,7 +154,19 @@ impl Spawned {
             label,
             child,
             output_dir,
+            started: Instant::now(),
         }
+    }
+
+    /// When the process was started.
+    pub fn started(&self) -> Instant {
+        self.started
+    }
+
+    /// The outcome if the process has exited, without waiting.
+    pub fn try_outcome(&mut self) -> Option<Outcome> {
+        let status = self.child.try_wait().expect("poll the process")?;
+        Some(self.outcome(status.code()))
     }
 
     /// Ends the process with SIGKILL, as a crash or an OOM kill would.
@@ -164,9 +177,9 @@ impl Spawned {
     /// Waits for the process to exit; kills it and fails the test after `timeout`.
     pub fn wait(&mut self, timeout: Duration) -> Outcome {
         let deadline = Instant::now() + timeout;
-        let status = loop {
-            if let Some(status) = self.child.try_wait().expect("poll the process") {
-                break status;
+        loop {
+            if let Some(outcome) = self.try_outcome() {
+                return outcome;
             }
             if Instant::now() >= deadline {
                 let _ = self.child.kill();
@@ -178,12 +191,12 @@ impl Spawned {
                 );
             }
             std::thread::sleep(Duration::from_millis(20));
-        };
-        self.outcome(status.code())
+        }
     }
 
     fn outcome(&self, code: Option<i32>) -> Outcome {
-        let read = |name: &str| std::fs::read_to_string(self.output_dir.path().join(name)).unwrap_or_default();
+        let read =
+            |name: &str| std::fs::read_to_string(self.output_dir.path().join(name)).unwrap_or_default();
         Outcome {
             command: self.label.clone(),
             code,
@@ -505,6 +518,22 @@ pub fn sqlite_strings(path: &Path, sql: &str) -> Vec<String> {
             .map(|value| value.unwrap_or_else(|| "NULL".to_string()))
             .collect()
     })
+}
+
+/// Runs SQL on a SQLite file.
+pub fn sqlite_execute(path: &Path, sql: &str) {
+    use std::str::FromStr;
+    let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))
+        .expect("a SQLite URL");
+    block_on(async {
+        let mut conn = sqlx::ConnectOptions::connect(&options)
+            .await
+            .unwrap_or_else(|e| panic!("open {}: {e}", path.display()));
+        sqlx::raw_sql(AssertSqlSafe(sql.to_string()))
+            .execute(&mut conn)
+            .await
+            .unwrap_or_else(|e| panic!("{sql} on {}: {e}", path.display()));
+    });
 }
 
 /// Names of the tables in a SQLite file, sorted; empty when the file does not exist.

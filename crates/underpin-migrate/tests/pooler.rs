@@ -1,0 +1,254 @@
+//! Migrations behind a real PgBouncer in transaction mode, the pooler setup that breaks
+//! session advisory locks and extended-protocol queries in other tools.
+
+mod common;
+
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::time::Duration;
+
+use sqlx::Connection;
+use underpin_db::DatabaseUrl;
+use underpin_migrate::MigrateError;
+use underpin_migrate::driver::DriverError;
+
+use common::*;
+
+/// A PgBouncer process in front of the test server; stopped on drop.
+struct Bouncer {
+    child: Child,
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Bouncer {
+    fn start(server_host: &str, server_port: &str) -> Bouncer {
+        let binary = std::env::var("UNDERPIN_TEST_PGBOUNCER").expect(
+            "UNDERPIN_TEST_PGBOUNCER is not set; run the suite with `bash scripts/test.sh`, which installs PgBouncer",
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let dir = tempfile::tempdir().unwrap();
+        let path = |name: &str| dir.path().join(name).display().to_string();
+        let config = format!(
+            "[databases]\n* = host={server_host} port={server_port}\n\n[pgbouncer]\nlisten_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir =\nauth_type = trust\nauth_file = {}\npool_mode = transaction\ndefault_pool_size = 2\nmax_client_conn = 100\nignore_startup_parameters = extra_float_digits,application_name\nlogfile = {}\npidfile = {}\n",
+            path("users.txt"),
+            path("pgbouncer.log"),
+            path("pgbouncer.pid")
+        );
+        std::fs::write(dir.path().join("users.txt"), "\"postgres\" \"\"\n").unwrap();
+        std::fs::write(dir.path().join("pgbouncer.ini"), config).unwrap();
+
+        // PgBouncer refuses to run as root, like PostgreSQL.
+        let root = Command::new("id")
+            .arg("-u")
+            .output()
+            .map(|o| o.stdout == b"0\n")
+            .unwrap_or(false);
+        let mut command = if root {
+            let _ = Command::new("chown")
+                .arg("-R")
+                .arg("postgres")
+                .arg(dir.path())
+                .status();
+            let _ = Command::new("chmod").arg("755").arg(dir.path()).status();
+            let mut command = Command::new("runuser");
+            command.args(["-u", "postgres", "--", &binary]);
+            command
+        } else {
+            Command::new(&binary)
+        };
+        let child = command
+            .arg(dir.path().join("pgbouncer.ini"))
+            .spawn()
+            .expect("start pgbouncer");
+        for _ in 0..100 {
+            if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
+                return Bouncer { child, dir, port };
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "pgbouncer did not listen on port {port}; log: {}",
+            read(&dir.path().join("pgbouncer.log"))
+        );
+    }
+
+    fn url(&self, database: &str) -> DatabaseUrl {
+        DatabaseUrl::parse(&format!("postgres://postgres@127.0.0.1:{}/{database}", self.port)).unwrap()
+    }
+}
+
+impl Drop for Bouncer {
+    fn drop(&mut self) {
+        if let Ok(pid) = std::fs::read_to_string(self.dir.path().join("pgbouncer.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_default()
+}
+
+/// Host, port and database of a `postgres://user@host:port/db` URL.
+fn parts(url: &DatabaseUrl) -> (String, String, String) {
+    let after_at = url.expose().rsplit_once('@').unwrap().1;
+    let (host_port, database) = after_at.split_once('/').unwrap();
+    let (host, port) = host_port.split_once(':').unwrap_or((host_port, "5432"));
+    (host.to_string(), port.to_string(), database.to_string())
+}
+
+fn migrations(count: usize) -> (tempfile::TempDir, PathBuf) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().to_path_buf();
+    for n in 1..=count {
+        let body = if n == count / 2 {
+            format!(
+                "-- migrate:up transaction:false\nCREATE INDEX CONCURRENTLY t{}_idx ON t{} (id);\n",
+                n - 1,
+                n - 1
+            )
+        } else {
+            format!("CREATE TABLE t{n} (id int);\nSELECT pg_sleep(0.02);\n")
+        };
+        write_files(&path, &[(&format!("{n}_m{n}.sql"), &body)]);
+    }
+    (dir, path)
+}
+
+#[tokio::test]
+async fn concurrent_runners_behind_pgbouncer() {
+    // M14 with a real pooler: runners share two server sessions. Each either applies under
+    // the lock or stops with the pooler message; nothing is applied twice, nothing without
+    // the lock, and no lock is left behind.
+    let direct = fresh_pg_database("pgbouncer").await;
+    let (host, port, database) = parts(&direct);
+    let bouncer = Bouncer::start(&host, &port);
+    let pooled = bouncer.url(&database);
+    let (_keep, dir) = migrations(12);
+
+    let mut runs = Vec::new();
+    for _ in 0..6 {
+        let (pooled, dir) = (pooled.clone(), dir.clone());
+        runs.push(async move {
+            let mut migrator = pg_migrator_with(&pooled, &dir, options()).await;
+            migrator.run(&up()).await
+        });
+    }
+    let noise = async {
+        let mut conn = sqlx::PgConnection::connect(pooled.expose()).await.unwrap();
+        for _ in 0..40 {
+            sqlx::raw_sql("BEGIN; SELECT pg_sleep(0.01); COMMIT;")
+                .execute(&mut conn)
+                .await
+                .unwrap();
+        }
+    };
+    let (results, ()) = tokio::join!(futures_join_all(runs), noise);
+
+    for result in &results {
+        match result {
+            Ok(_) => {}
+            Err(MigrateError::Driver(DriverError::LockNotHeld)) => {}
+            Err(MigrateError::Driver(DriverError::LockTimeout { .. })) => {}
+            Err(other) => panic!("unexpected failure behind the pooler: {other}"),
+        }
+    }
+
+    // Nothing ran outside the lock: every table has its history row (the middle file only
+    // builds an index).
+    let history = pg_history(&direct).await;
+    let tables: i64 = pg_scalar(
+        &direct,
+        "SELECT count(*) FROM pg_tables WHERE tablename ~ '^t[0-9]+$'",
+    )
+    .await;
+    let index_rows = history.iter().filter(|(version, _)| version == "6").count() as i64;
+    assert_eq!(tables, history.len() as i64 - index_rows, "{history:?}");
+
+    // A lock left on a pooled session that stayed busy is the one thing a stopped run may
+    // leave; `lock release` over a direct URL clears it, and a direct run finishes the set.
+    let mut direct_migrator = pg_migrator(&direct, &dir).await;
+    direct_migrator.release_lock().await.unwrap();
+    direct_migrator.run(&up()).await.unwrap();
+    let history = pg_history(&direct).await;
+    assert_eq!(history.len(), 12, "{history:?}");
+    assert!(
+        history.iter().all(|(_, status)| status == "applied"),
+        "{history:?}"
+    );
+    let locks: i64 = pg_scalar(
+        &direct,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await;
+    assert_eq!(
+        locks,
+        0,
+        "pgbouncer log: {}",
+        read(&bouncer.dir.path().join("pgbouncer.log"))
+    );
+    drop(bouncer);
+}
+
+#[tokio::test]
+async fn single_runner_behind_pgbouncer() {
+    // Behind a transaction-mode pooler without other clients, a run applies everything and
+    // leaves no lock: its statements keep landing on one server session.
+    let direct = fresh_pg_database("pgbouncer_single").await;
+    let (host, port, database) = parts(&direct);
+    let bouncer = Bouncer::start(&host, &port);
+    let (_keep, dir) = migrations(6);
+    let report = pg_migrator(&bouncer.url(&database), &dir)
+        .await
+        .run(&up())
+        .await
+        .unwrap();
+    assert_eq!(report.steps.len(), 6);
+    let status = pg_migrator(&bouncer.url(&database), &dir)
+        .await
+        .status()
+        .await
+        .unwrap();
+    assert_eq!(status.pending, 0);
+    let locks: i64 = pg_scalar(
+        &direct,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await;
+    assert_eq!(locks, 0);
+}
+
+/// Polls futures concurrently on the current task and returns their outputs in order.
+async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
+    let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();
+    let mut outputs: Vec<Option<F::Output>> = pinned.iter().map(|_| None).collect();
+    std::future::poll_fn(|cx| {
+        let mut pending = false;
+        for (future, output) in pinned.iter_mut().zip(outputs.iter_mut()) {
+            if output.is_none() {
+                match future.as_mut().poll(cx) {
+                    std::task::Poll::Ready(value) => *output = Some(value),
+                    std::task::Poll::Pending => pending = true,
+                }
+            }
+        }
+        if pending {
+            std::task::Poll::Pending
+        } else {
+            std::task::Poll::Ready(())
+        }
+    })
+    .await;
+    outputs
+        .into_iter()
+        .map(|o| o.expect("every future finished"))
+        .collect()
+}
