@@ -62,7 +62,7 @@ impl Bouncer {
         } else {
             Command::new(&binary)
         };
-        let child = command
+        let mut child = command
             .arg(dir.path().join("pgbouncer.ini"))
             .spawn()
             .expect("start pgbouncer");
