@@ -62,19 +62,21 @@ impl Bouncer {
         } else {
             Command::new(&binary)
         };
-        let mut child = command
+        let child = command
             .arg(dir.path().join("pgbouncer.ini"))
             .spawn()
             .expect("start pgbouncer");
+        // Built before waiting, so a failed start still stops the process on drop.
+        let bouncer = Bouncer { child, dir, port };
         for _ in 0..100 {
             if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
-                return Bouncer { child, dir, port };
+                return bouncer;
             }
             std::thread::sleep(Duration::from_millis(50));
         }
         panic!(
             "pgbouncer did not listen on port {port}; log: {}",
-            read(&dir.path().join("pgbouncer.log"))
+            read(&bouncer.dir.path().join("pgbouncer.log"))
         );
     }
 
