@@ -220,15 +220,26 @@ run_tests() {
     log "no selected package has a library target, so there are no doctests to run"
   fi
 
+  # The integration tests run twice: against PostgreSQL 18 (pgvector, newest syntax), then
+  # against 15, the oldest server supported. Unit tests need no server and run once.
+  local pg18_status=0
   started=$(now_us)
-  log "running cargo nextest run ${nextest_args[*]}"
-  cargo nextest run "${nextest_args[@]}" || nextest_status=$?
+  log "running the integration tests against PostgreSQL 18: cargo nextest run ${nextest_args[*]} -E 'kind(test)'"
+  UNDERPIN_TEST_PG_URL=$UNDERPIN_TEST_PG18_URL UNDERPIN_TEST_SERVER=18 \
+    cargo nextest run "${nextest_args[@]}" -E 'kind(test)' || pg18_status=$?
+  log "the PostgreSQL 18 pass finished with exit code $pg18_status in $(since "$started")"
+
+  started=$(now_us)
+  log "running cargo nextest run ${nextest_args[*]} against PostgreSQL 15"
+  UNDERPIN_TEST_SERVER=15 cargo nextest run "${nextest_args[@]}" || nextest_status=$?
   log "nextest finished with exit code $nextest_status in $(since "$started"), doctests with exit code $doc_status"
 
-  if ((nextest_status != 0)); then
-    return "$nextest_status"
-  fi
-  return "$doc_status"
+  for status in "$nextest_status" "$pg18_status" "$doc_status"; do
+    if ((status != 0)); then
+      return "$status"
+    fi
+  done
+  return 0
 }
 
 main() {

@@ -19,9 +19,21 @@ pub fn pg_admin_url() -> String {
     )
 }
 
+/// The superuser URL of the PostgreSQL 18 server with pgvector; scripts/test.sh sets it.
+pub fn pg18_admin_url() -> String {
+    std::env::var("UNDERPIN_TEST_PG18_URL").expect(
+        "UNDERPIN_TEST_PG18_URL is not set; run the suite with `bash scripts/test.sh`, which starts PostgreSQL 18 with pgvector",
+    )
+}
+
 /// Creates an empty database named after the test and returns its URL.
 pub async fn fresh_pg_database(name: &str) -> DatabaseUrl {
-    let admin = pg_admin_url();
+    fresh_database_on(&pg_admin_url(), name).await
+}
+
+/// Creates an empty database on the server of `admin` and returns its URL.
+pub async fn fresh_database_on(admin: &str, name: &str) -> DatabaseUrl {
+    let admin = admin.to_string();
     let database = format!("t_{}_{}", name, std::process::id());
     let mut conn = sqlx::PgConnection::connect(&admin)
         .await
