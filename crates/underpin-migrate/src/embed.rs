@@ -80,9 +80,7 @@ impl EmbeddedMigrations {
     /// migration lock, so several instances of a service that start at once apply each
     /// migration once, and the others wait up to the lock timeout and find nothing to do.
     ///
-    /// NOTE: the returned future is not `Send`, because the migrator it drives can hold a
-    /// non-`Send` progress callback. Await it in `main` (or in `block_on`) rather than in
-    /// `tokio::spawn`.
+    /// The returned future is `Send`, so it can run inside `tokio::spawn`.
     pub async fn run(&self, database_url: &str) -> Result<RunReport, MigrateError> {
         self.run_with(database_url, RunOptions::default(), HistoryTable::default())
             .await
@@ -160,6 +158,14 @@ impl fmt::Debug for EmbeddedMigrations {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn run_future_is_send() {
+        fn assert_send<T: Send>(_: &T) {}
+        let embedded = EmbeddedMigrations::new("none", &[]);
+        let future = embedded.run("sqlite::memory:");
+        assert_send(&future);
+    }
+
     use super::*;
 
     static NATIVE: EmbeddedMigrations = EmbeddedMigrations::new(

@@ -368,3 +368,265 @@ fn plan_down(
     }
     Ok(steps)
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use proptest::prelude::*;
+
+    use super::*;
+    use crate::migration::{Format, Script};
+
+    fn migration(version: u32, down: bool) -> Migration {
+        let script = |sql: &str| Script {
+            sql: sql.to_string(),
+            transaction: true,
+            path: PathBuf::from(format!("{version}_m.sql")),
+            first_line: 1,
+        };
+        Migration {
+            version: Version::parse(&version.to_string()).unwrap(),
+            name: format!("m{version}"),
+            format: Format::Native,
+            up: script("SELECT 1;"),
+            down: down.then(|| script("SELECT 2;")),
+            checksum: format!("sum{version}"),
+        }
+    }
+
+    fn row(version: u32, status: RowStatus) -> AppliedMigration {
+        AppliedMigration {
+            version: Version::parse(&version.to_string()).unwrap(),
+            name: format!("m{version}"),
+            checksum: format!("sum{version}"),
+            checksum_algorithm: ALGORITHM.to_string(),
+            status,
+            applied_at: String::new(),
+            execution_ms: 0,
+            applied_by: String::new(),
+            statements_done: None,
+            statements_total: None,
+            error: None,
+        }
+    }
+
+    fn up() -> Request {
+        Request::Up {
+            to: None,
+            step: None,
+            allow_out_of_order: false,
+        }
+    }
+
+    fn versions(migrations: &[Migration], steps: &[Step]) -> Vec<String> {
+        steps
+            .iter()
+            .map(|step| match step {
+                Step::Apply { index, .. } => format!("+{}", migrations[*index].version),
+                Step::Revert { index } => format!("-{}", migrations[*index].version),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn up_applies_pending_in_order() {
+        let migrations = vec![migration(1, true), migration(2, true), migration(10, true)];
+        let steps = plan(&migrations, &[row(1, RowStatus::Applied)], &up()).unwrap();
+        assert_eq!(versions(&migrations, &steps), ["+2", "+10"]);
+    }
+
+    #[test]
+    fn up_to_and_step_limit() {
+        let migrations: Vec<_> = (1..=5).map(|v| migration(v, true)).collect();
+        let to = Request::Up {
+            to: Version::parse("3"),
+            step: None,
+            allow_out_of_order: false,
+        };
+        assert_eq!(
+            versions(&migrations, &plan(&migrations, &[], &to).unwrap()),
+            ["+1", "+2", "+3"]
+        );
+        let step = Request::Up {
+            to: None,
+            step: Some(2),
+            allow_out_of_order: false,
+        };
+        assert_eq!(
+            versions(&migrations, &plan(&migrations, &[], &step).unwrap()),
+            ["+1", "+2"]
+        );
+    }
+
+    #[test]
+    fn partial_resumes_first() {
+        let migrations = vec![migration(1, true), migration(2, true)];
+        let mut partial = row(1, RowStatus::Partial);
+        partial.statements_done = Some(3);
+        let steps = plan(&migrations, &[partial], &up()).unwrap();
+        assert_eq!(
+            steps[0],
+            Step::Apply {
+                index: 0,
+                resume_from: 3
+            }
+        );
+        assert_eq!(
+            steps[1],
+            Step::Apply {
+                index: 1,
+                resume_from: 0
+            }
+        );
+    }
+
+    #[test]
+    fn modified_and_missing_block_up() {
+        let migrations = vec![migration(1, true)];
+        let mut edited = row(1, RowStatus::Applied);
+        edited.checksum = "other".into();
+        let error = plan(&migrations, &[edited.clone(), row(2, RowStatus::Applied)], &up()).unwrap_err();
+        let PlanError::Issues(issues) = error else {
+            panic!("{error}")
+        };
+        let states: Vec<State> = issues.iter().map(|i| i.state).collect();
+        assert_eq!(states, [State::Modified, State::Missing]);
+    }
+
+    #[test]
+    fn other_algorithm_is_not_modified() {
+        let migrations = vec![migration(1, true)];
+        let mut old = row(1, RowStatus::Applied);
+        old.checksum = "computed-another-way".into();
+        old.checksum_algorithm = "sha256-raw".into();
+        assert_eq!(status(&migrations, &[old])[0].state, State::Applied);
+    }
+
+    #[test]
+    fn out_of_order_needs_flag() {
+        let migrations = vec![migration(1, true), migration(2, true), migration(3, true)];
+        let history = [row(1, RowStatus::Applied), row(3, RowStatus::Applied)];
+        assert!(matches!(
+            plan(&migrations, &history, &up()),
+            Err(PlanError::Issues(_))
+        ));
+        let allowed = Request::Up {
+            to: None,
+            step: None,
+            allow_out_of_order: true,
+        };
+        assert_eq!(
+            versions(&migrations, &plan(&migrations, &history, &allowed).unwrap()),
+            ["+2"]
+        );
+    }
+
+    #[test]
+    fn down_defaults_to_one_and_honours_targets() {
+        let migrations: Vec<_> = (1..=4).map(|v| migration(v, true)).collect();
+        let history: Vec<_> = (1..=4).map(|v| row(v, RowStatus::Applied)).collect();
+        let down = |to: Option<&str>, step, all| Request::Down {
+            to: to.and_then(Version::parse),
+            step,
+            all,
+        };
+        let plan_of = |request| versions(&migrations, &plan(&migrations, &history, &request).unwrap());
+        assert_eq!(plan_of(down(None, None, false)), ["-4"]);
+        assert_eq!(plan_of(down(None, Some(2), false)), ["-4", "-3"]);
+        assert_eq!(plan_of(down(Some("2"), None, false)), ["-4", "-3"]);
+        assert_eq!(plan_of(down(None, None, true)), ["-4", "-3", "-2", "-1"]);
+        assert_eq!(plan_of(Request::Redo), ["-4", "+4"]);
+    }
+
+    #[test]
+    fn down_without_script_fails_before_any_step() {
+        let migrations = vec![migration(1, true), migration(2, false)];
+        let history = [row(1, RowStatus::Applied), row(2, RowStatus::Applied)];
+        let all = Request::Down {
+            to: None,
+            step: None,
+            all: true,
+        };
+        assert!(matches!(
+            plan(&migrations, &history, &all),
+            Err(PlanError::NoDown { .. })
+        ));
+    }
+
+    #[test]
+    fn down_stops_at_baseline() {
+        let migrations: Vec<_> = (1..=3).map(|v| migration(v, true)).collect();
+        let history = [row(2, RowStatus::Baseline), row(3, RowStatus::Applied)];
+        let all = Request::Down {
+            to: None,
+            step: None,
+            all: true,
+        };
+        assert_eq!(
+            versions(&migrations, &plan(&migrations, &history, &all).unwrap()),
+            ["-3"]
+        );
+        let history = [row(2, RowStatus::Baseline)];
+        assert!(matches!(
+            plan(&migrations, &history, &all),
+            Err(PlanError::BelowBaseline(_))
+        ));
+        assert_eq!(status(&migrations, &history)[0].state, State::BelowBaseline);
+    }
+
+    #[test]
+    fn down_refused_while_partial() {
+        let migrations = vec![migration(1, true), migration(2, true)];
+        let history = [row(1, RowStatus::Applied), row(2, RowStatus::Partial)];
+        let request = Request::Down {
+            to: None,
+            step: None,
+            all: false,
+        };
+        assert!(matches!(
+            plan(&migrations, &history, &request),
+            Err(PlanError::Incomplete { .. })
+        ));
+    }
+
+    proptest! {
+        /// Applying what `up` plans and then what `down --all` plans ends where it started,
+        /// and each step touches a migration in the right state.
+        #[test]
+        fn up_then_down_round_trips(
+            versions in prop::collection::btree_set(1u32..500, 0..40),
+            applied_count in 0usize..40,
+        ) {
+            let migrations: Vec<_> = versions.iter().map(|v| migration(*v, true)).collect();
+            let applied = applied_count.min(migrations.len());
+            let mut history: Vec<_> =
+                versions.iter().take(applied).map(|v| row(*v, RowStatus::Applied)).collect();
+
+            let steps = plan(&migrations, &history, &up()).unwrap();
+            prop_assert_eq!(steps.len(), migrations.len() - applied);
+            let mut previous: Option<&Version> = None;
+            for step in &steps {
+                let Step::Apply { index, resume_from } = *step else { panic!("up planned a revert") };
+                prop_assert_eq!(resume_from, 0);
+                let version = &migrations[index].version;
+                prop_assert!(previous.is_none_or(|p| p < version), "versions ascend");
+                prop_assert!(!history.iter().any(|r| &r.version == version), "not applied twice");
+                previous = Some(version);
+                history.push(row(version.as_str().parse().unwrap(), RowStatus::Applied));
+            }
+            prop_assert!(plan(&migrations, &history, &up()).unwrap().is_empty());
+
+            let all = Request::Down { to: None, step: None, all: true };
+            let steps = plan(&migrations, &history, &all).unwrap();
+            prop_assert_eq!(steps.len(), migrations.len());
+            for step in steps {
+                let Step::Revert { index } = step else { panic!("down planned an apply") };
+                let newest = history.iter().map(|r| r.version.clone()).max().unwrap();
+                prop_assert_eq!(&migrations[index].version, &newest, "newest first");
+                history.retain(|r| r.version != newest);
+            }
+            prop_assert!(history.is_empty());
+        }
+    }
+}

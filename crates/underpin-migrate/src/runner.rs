@@ -118,7 +118,7 @@ pub struct RepairReport {
 }
 
 /// A callback for [`Event`]s.
-type Observer<'o> = Box<dyn FnMut(&Event<'_>) + 'o>;
+type Observer<'o> = Box<dyn FnMut(&Event<'_>) + Send + 'o>;
 
 /// Runs migrations of one set against one database.
 pub struct Migrator<'o, D: Driver> {
@@ -141,7 +141,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
     }
 
     /// Calls `observer` as steps start and finish.
-    pub fn observe(&mut self, observer: impl FnMut(&Event<'_>) + 'o) {
+    pub fn observe(&mut self, observer: impl FnMut(&Event<'_>) + Send + 'o) {
         self.observer = Some(Box::new(observer));
     }
 

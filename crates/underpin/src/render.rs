@@ -132,7 +132,8 @@ impl Output {
             return;
         }
         let mut text = String::new();
-        if report.waited_for_lock_ms > 0 {
+        // Taking a free lock takes a few milliseconds; only a real wait is news.
+        if report.waited_for_lock_ms >= 100 || report.lock_holder_seen.is_some() {
             let holder = report
                 .lock_holder_seen
                 .as_ref()

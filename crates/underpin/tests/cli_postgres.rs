@@ -268,3 +268,23 @@ fn sql_error_exit_code_is_one() {
     assert!(!db.table_exists("fine"));
     assert_eq!(db.history(), Vec::<String>::new());
 }
+
+#[test]
+#[ignore = "bug: an uncontended run reports waited_for_lock_ms of 1-3 ms and prints \"waited 0.0 s\" and \"another runner already did it\""]
+fn uncontended_run_reports_no_wait() {
+    let db = PgDb::create("uncontended");
+    let project = concurrent_index_project();
+    project.migrate(&db.url, &["up"]).expect_success();
+
+    let text = project.migrate(&db.url, &["up"]);
+    let json = project.migrate(&db.url, &["--format", "json", "up"]);
+
+    assert_eq!(
+        text.expect_success().stdout,
+        "nothing to do\n",
+        "no other runner exists, yet the output says one did the work\n{text}"
+    );
+    let report = json.expect_success().json();
+    assert_eq!(report["waited_for_lock_ms"], 0, "{json}");
+    assert!(report.get("lock_holder_seen").is_none(), "{json}");
+}

@@ -299,6 +299,21 @@ fn baseline_adopts_existing_database() {
 }
 
 #[test]
+#[ignore = "bug: log lines on stderr carry ANSI colour codes when stderr is a pipe or a file (logging::init never sets with_ansi)"]
+fn log_lines_plain_when_piped() {
+    let project = Project::new();
+    three_migrations(&project);
+
+    let outcome = project.migrate(DB, &["-v", "up"]);
+
+    outcome.expect_success().stderr_contains("migration applied");
+    assert!(
+        !outcome.stderr.contains('\u{1b}'),
+        "stderr is a pipe, yet the log lines contain escape sequences\n{outcome}"
+    );
+}
+
+#[test]
 fn new_in_empty_folder_creates_native_file() {
     let project = Project::new();
 
