@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sqlx::ConnectOptions;
 use sqlx::postgres::{PgConnectOptions, PgConnection};
-use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection, SqliteJournalMode};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteConnection};
 
 use crate::url::{Backend, DatabaseUrl};
 
@@ -39,21 +39,42 @@ pub async fn connect_postgres(url: &DatabaseUrl) -> Result<PgConnection, Connect
         .map_err(|e| ConnectError::new(url, &e))?
         .application_name(APPLICATION_NAME)
         .disable_statement_logging();
-    options.connect().await.map_err(|e| ConnectError::new(url, &e))
+    let mut conn: PgConnection = options.connect().await.map_err(|e| ConnectError::new(url, &e))?;
+
+    // Without this the server notices a client that died mid-statement only when the
+    // statement ends, and a killed migration runner would keep its lock that long.
+    if conn.server_version_num().is_some_and(|version| version >= 140000) {
+        sqlx::raw_sql("SET client_connection_check_interval = '1s'")
+            .execute(&mut conn)
+            .await
+            .map_err(|e| ConnectError::new(url, &e))?;
+    }
+    Ok(conn)
 }
 
 /// Opens (and creates when missing) a SQLite database. `busy_timeout` is how long a
-/// writer waits for another process that holds the file's write lock.
+/// writer waits for another process that holds the file's write lock. The journal mode is
+/// left as the database has it: switching it needs an exclusive lock, which fails at once
+/// while another process has the file open, and it is the application's choice.
 pub async fn connect_sqlite(
     url: &DatabaseUrl,
     busy_timeout: Duration,
 ) -> Result<SqliteConnection, ConnectError> {
+    connect_sqlite_with(url, busy_timeout, true).await
+}
+
+/// Opens a SQLite database; with `create` false a missing file is an error instead of a new
+/// empty database.
+pub async fn connect_sqlite_with(
+    url: &DatabaseUrl,
+    busy_timeout: Duration,
+    create: bool,
+) -> Result<SqliteConnection, ConnectError> {
     debug_assert_eq!(url.backend(), Backend::Sqlite);
     let options = SqliteConnectOptions::from_str(url.expose())
         .map_err(|e| ConnectError::new(url, &e))?
-        .create_if_missing(true)
+        .create_if_missing(create)
         .busy_timeout(busy_timeout)
-        .journal_mode(SqliteJournalMode::Wal)
         .foreign_keys(true)
         .disable_statement_logging();
     options.connect().await.map_err(|e| ConnectError::new(url, &e))

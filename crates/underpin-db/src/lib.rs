@@ -5,5 +5,7 @@ pub mod connect;
 pub mod sql;
 pub mod url;
 
-pub use connect::{ConnectError, connect_postgres, connect_sqlite, quote_ident, quote_literal};
+pub use connect::{
+    ConnectError, connect_postgres, connect_sqlite, connect_sqlite_with, quote_ident, quote_literal,
+};
 pub use url::{Backend, DatabaseUrl, Redactor, UrlError, redact_url};

@@ -249,7 +249,9 @@ impl<'o, D: Driver> Migrator<'o, D> {
                 Step::Revert { index } => self.revert(index).await?,
             };
             let duration = started.elapsed();
-            self.emit_migration(index, direction, Some(duration));
+            if outcome == StepOutcome::Done {
+                self.emit_migration(index, direction, Some(duration));
+            }
 
             let migration = &self.set.migrations[index];
             if outcome == StepOutcome::AlreadyDone {

@@ -144,6 +144,7 @@ pub enum MigrateCommand {
         allow_out_of_order: bool,
     },
     /// Mark a database that predates underpin as migrated up to VERSION, without running anything.
+    #[command(disable_version_flag = true)]
     Baseline {
         #[arg(long, value_name = "VERSION")]
         version: String,

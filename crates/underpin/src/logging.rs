@@ -1,6 +1,6 @@
 //! tracing setup: stderr, level from -q/-v or RUST_LOG, every line scrubbed of secrets.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::sync::OnceLock;
 
 use tracing_subscriber::EnvFilter;
@@ -49,6 +49,7 @@ pub fn init(quiet: bool, verbose: u8, json: bool) {
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(|| RedactingStderr)
+        .with_ansi(!json && std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none())
         .with_target(false);
     let result = if json {
         builder.json().try_init()

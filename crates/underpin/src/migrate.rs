@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use underpin_db::sql::Dialect;
-use underpin_db::{Backend, DatabaseUrl, Redactor, connect_postgres, connect_sqlite};
+use underpin_db::{Backend, DatabaseUrl, Redactor, connect_postgres, connect_sqlite_with};
 use underpin_migrate::driver::LockHolder;
 use underpin_migrate::{
     Driver, Event, HistoryTable, LoadOptions, MigrateError, Migrator, PostgresDriver, Request, RunOptions,
@@ -120,7 +120,22 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Res
             .await
         }
         Backend::Sqlite => {
-            let conn = connect_sqlite(&url, context.lock_timeout).await?;
+            // Read-only commands must not leave an empty database behind a mistyped path: a
+            // missing file reads as an empty in-memory database.
+            let read_only = dry_run
+                || matches!(
+                    args.command,
+                    MigrateCommand::Status { .. }
+                        | MigrateCommand::Validate { .. }
+                        | MigrateCommand::Lock { .. }
+                );
+            let missing = sqlite_path(&url).is_some_and(|path| !path.exists());
+            let url = if read_only && missing {
+                DatabaseUrl::parse("sqlite::memory:").expect("a valid URL")
+            } else {
+                url
+            };
+            let conn = connect_sqlite_with(&url, context.lock_timeout, !read_only).await?;
             let driver = SqliteDriver::new(conn, context.table.clone());
             execute(
                 Migrator::new(driver, set, options, table_label),
@@ -158,11 +173,18 @@ async fn execute<D: Driver>(
     };
 
     if let Some(request) = request {
+        // Each finished step prints at once, so a run that fails later still shows what it
+        // changed.
         let bar = output.progress_bar();
-        if let Some(bar) = bar.clone() {
-            migrator.observe(move |event| match event {
-                Event::Planned { steps } => bar.set_length(*steps as u64),
-                Event::Started { migration, direction } => {
+        let observed_bar = bar.clone();
+        migrator.observe(move |event| match event {
+            Event::Planned { steps } => {
+                if let Some(bar) = &observed_bar {
+                    bar.set_length(*steps as u64);
+                }
+            }
+            Event::Started { migration, direction } => {
+                if let Some(bar) = &observed_bar {
                     bar.set_message(format!(
                         "{} {} {}",
                         direction.as_str(),
@@ -170,9 +192,18 @@ async fn execute<D: Driver>(
                         migration.name
                     ));
                 }
-                Event::Finished { .. } => bar.inc(1),
-            });
-        }
+            }
+            Event::Finished {
+                migration,
+                direction,
+                duration,
+            } => {
+                output.step_done(migration, *direction, *duration, observed_bar.as_ref());
+                if let Some(bar) = &observed_bar {
+                    bar.inc(1);
+                }
+            }
+        });
         let result = migrator.run(&request).await;
         if let Some(bar) = bar {
             bar.finish_and_clear();
@@ -336,6 +367,20 @@ fn resolve(global: &GlobalArgs, args: &MigrateArgs) -> Result<Context, CliError>
         protected: env.is_some_and(|e| e.protected),
         env_name,
     })
+}
+
+/// The file a SQLite URL names; `None` for in-memory databases.
+fn sqlite_path(url: &DatabaseUrl) -> Option<PathBuf> {
+    let raw = url.expose();
+    let path = raw
+        .strip_prefix("sqlite://")
+        .or_else(|| raw.strip_prefix("sqlite:"))
+        .unwrap_or(raw);
+    let file = path.split('?').next().unwrap_or(path);
+    if file.is_empty() || file.starts_with(':') {
+        return None;
+    }
+    Some(PathBuf::from(file))
 }
 
 /// A relative SQLite path in a config file means relative to that file, so a project works

@@ -37,6 +37,9 @@ impl CliError {
         match self {
             CliError::Usage(_) | CliError::Config(_) => exit::USAGE,
             CliError::Migrate(MigrateError::Usage(_)) => exit::USAGE,
+            CliError::Migrate(MigrateError::Plan(underpin_migrate::plan::PlanError::UnknownVersion(_))) => {
+                exit::USAGE
+            }
             _ => exit::FAILURE,
         }
     }
@@ -121,6 +124,46 @@ impl Output {
         );
     }
 
+    /// Prints one finished step as it happens (text output only).
+    pub fn step_done(
+        &self,
+        migration: &underpin_migrate::Migration,
+        direction: Direction,
+        duration: std::time::Duration,
+        bar: Option<&ProgressBar>,
+    ) {
+        if self.json() || self.quiet {
+            return;
+        }
+        let verb = match direction {
+            Direction::Up => "applied",
+            Direction::Down => "rolled back",
+        };
+        let script = match direction {
+            Direction::Up => &migration.up,
+            Direction::Down => migration.down.as_ref().unwrap_or(&migration.up),
+        };
+        let mode = if script.transaction {
+            ""
+        } else {
+            ", no transaction"
+        };
+        let version = if self.color {
+            migration.version.to_string().bold().to_string()
+        } else {
+            migration.version.to_string()
+        };
+        let line = format!(
+            "{verb} {version} {} in {} ms{mode}",
+            migration.name,
+            duration.as_millis()
+        );
+        match bar {
+            Some(bar) => bar.println(redact(&line)),
+            None => self.print(&format!("{line}\n")),
+        }
+    }
+
     pub fn run_report(&self, report: &RunReport) {
         if self.json() {
             return self.print_json(report);
@@ -172,16 +215,9 @@ impl Output {
                         text.push_str(&format!("    {line}\n"));
                     }
                 }
-            } else {
-                let version = if self.color {
-                    step.version.to_string().bold().to_string()
-                } else {
-                    step.version.to_string()
-                };
-                text.push_str(&format!(
-                    "{verb} {version} {} in {} ms{mode}{resumed}\n",
-                    step.name, step.duration_ms
-                ));
+            } else if let Some(statement) = step.resumed_at_statement {
+                // The step itself printed as it finished; only the resume is news here.
+                text.push_str(&format!("{} resumed at statement {statement}\n", step.version));
             }
         }
         if report.steps.is_empty() {
@@ -358,21 +394,43 @@ fn trim_timestamp(text: &str) -> String {
     text.get(..19).unwrap_or(text).to_string()
 }
 
-/// A source-annotated report: the file, the line with a pointer, and the server's fields.
-fn render_sql_failure(failure: &SqlFailure) -> String {
+/// The text to show excerpts from, and the offset of the script in it: the whole file when
+/// it still holds the script where it was loaded from, else the script alone, shifted down
+/// to its first line.
+fn excerpt_source(failure: &SqlFailure) -> (String, usize) {
+    if let Ok(raw) = std::fs::read_to_string(&failure.path) {
+        let text = underpin_migrate::checksum::canonicalize(&raw);
+        let offset: usize = text
+            .split_inclusive('\n')
+            .take(failure.source_first_line.saturating_sub(1) as usize)
+            .map(str::len)
+            .sum();
+        if text[offset..].starts_with(&failure.source) {
+            return (text, offset);
+        }
+    }
     let padding = "\n".repeat(failure.source_first_line.saturating_sub(1) as usize);
     let offset = padding.len();
-    let source = NamedSource::new(
-        failure.path.display().to_string(),
-        format!("{padding}{}", failure.source),
-    );
+    (format!("{padding}{}", failure.source), offset)
+}
+
+/// A source-annotated report: the file, the line with a pointer, and the server's fields.
+fn render_sql_failure(failure: &SqlFailure) -> String {
+    let (text, offset) = excerpt_source(failure);
+    let source = NamedSource::new(failure.path.display().to_string(), text);
     let (start, end) = failure.span;
     let label = LabeledSpan::at(
         offset + start..offset + end.max(start + 1),
         failure.server.message.clone(),
     );
+    let code = failure
+        .server
+        .code
+        .as_deref()
+        .map(|code| format!(" (SQLSTATE {code})"))
+        .unwrap_or_default();
     let mut diagnostic = MietteDiagnostic::new(format!(
-        "migration {} {} ({}) failed at statement {} of {}",
+        "migration {} {} ({}) failed at statement {} of {}{code}",
         failure.version,
         failure.name,
         failure.direction.as_str(),
@@ -380,9 +438,6 @@ fn render_sql_failure(failure: &SqlFailure) -> String {
         failure.statements
     ))
     .with_labels([label]);
-    if let Some(code) = &failure.server.code {
-        diagnostic = diagnostic.with_code(code.clone());
-    }
     let mut help = Vec::new();
     if let Some(detail) = &failure.server.detail {
         help.push(format!("detail: {detail}"));

@@ -1,6 +1,6 @@
 //! Several `underpin migrate up` processes at once, and a runner killed mid-migration.
-//! Exactly one process applies each migration; the others wait for the lock (PostgreSQL) or
-//! the database's write lock (SQLite) and then find nothing left to do.
+//! Exactly one process applies each migration. The others wait for the migration lock
+//! (PostgreSQL) or the database's write lock (SQLite), and then find nothing left to do.
 
 mod common;
 
@@ -10,8 +10,8 @@ use common::{Outcome, PgDb, Project, Spawned, sqlite_history, sqlite_strings, st
 
 const MIGRATION_COUNT: usize = 20;
 
-/// Twenty migrations; the tenth sleeps 2 s, so every runner started at the same moment
-/// reaches the lock while the first one still holds it.
+/// Writes twenty migrations. The tenth sleeps 2 s, so every runner started at the same
+/// moment reaches the lock while the first one still holds it.
 fn twenty_migrations() -> Project {
     let project = Project::new();
     for n in 1..=MIGRATION_COUNT {
@@ -54,8 +54,8 @@ fn run_at_once(project: &Project, count: usize, args: &[&str]) -> Vec<(Outcome, 
     finished.into_iter().flatten().collect()
 }
 
-/// Each version once in history: the primary key rules out duplicates, so this checks the
-/// count and that no row is failed or partial.
+/// Asserts that history lists every version once, applied. The primary key rules out
+/// duplicates, so this checks the count and that no row is failed or partial.
 fn assert_history_complete(db: &PgDb) {
     let expected: Vec<String> = all_versions().iter().map(|v| format!("{v}:applied")).collect();
     assert_eq!(db.history(), expected);
@@ -150,8 +150,8 @@ fn eight_runners_postgres() {
 #[test]
 fn two_runners_sqlite() {
     let project = Project::new();
-    // About a second of work in one write transaction, so the other process meets a locked
-    // file (the first time measured at 1.2 s for a debug build on 2 cores).
+    // About a second of work in one write transaction (1.2 s measured with a debug build on
+    // a 2-core machine), so the other process meets a locked file.
     project.native(
         "001_big.sql",
         "CREATE TABLE big (n INTEGER);\n\
@@ -215,8 +215,8 @@ fn two_runners_sqlite() {
     );
 }
 
-/// `001` creates a table; `002` creates `killed_marker` and then sleeps 30 s in the same
-/// transaction, long enough to kill the runner in the middle.
+/// Writes `001`, which creates a table, and `002`, which creates `killed_marker` and then
+/// sleeps 30 s in the same transaction, long enough to kill the runner in the middle.
 fn sleeping_project() -> Project {
     let project = Project::new();
     project.native("001_create_t.sql", "CREATE TABLE t (id int);", None);
@@ -287,7 +287,6 @@ fn killed_runner_leaves_nothing_behind() {
 }
 
 #[test]
-#[ignore = "bug: a SIGKILLed runner's server session keeps the advisory lock until its statement ends (28 s here), because PostgreSQL only notices the closed socket then"]
 fn killed_runner_lock_freed_promptly() {
     let db = PgDb::create("killed_promptly");
     let project = sleeping_project();

@@ -28,7 +28,7 @@ fn concurrent_index_project() -> Project {
     project
 }
 
-/// The history row of the concurrent index migration records 1 of 1 statements.
+/// Asserts that the history row of the concurrent index migration records 1 of 1 statements.
 fn assert_index_row_complete(db: &PgDb) {
     assert_eq!(
         db.strings(
@@ -270,7 +270,6 @@ fn sql_error_exit_code_is_one() {
 }
 
 #[test]
-#[ignore = "bug: an uncontended run reports waited_for_lock_ms of 1-3 ms and prints \"waited 0.0 s\" and \"another runner already did it\""]
 fn uncontended_run_reports_no_wait() {
     let db = PgDb::create("uncontended");
     let project = concurrent_index_project();

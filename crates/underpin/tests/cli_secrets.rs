@@ -93,6 +93,11 @@ fn connection_refused_hides_password() {
                     outcome.stdout.contains("cannot connect") || outcome.stderr.contains("cannot connect"),
                     "no connection error\n{outcome}"
                 );
+                // The URL is shown, with the password masked.
+                assert!(
+                    outcome.stdout.contains("***") || outcome.stderr.contains("***"),
+                    "the error does not show the masked URL\n{outcome}"
+                );
             }
         }
     }
@@ -229,18 +234,35 @@ fn real_password_hidden_on_lock_timeout() {
     let db = PgDb::create_with_owner("secret_lock", ROLE_PASSWORD);
     let project = Project::new();
     project.native("001_sleep.sql", "SELECT pg_sleep(60);", None);
+    project.write(
+        "underpin.toml",
+        &format!(
+            "[env.app]\nurl = \"postgres://{owner}:${{TEST_DB_PASSWORD}}@{server}/{name}\"\n",
+            owner = db.owner().expect("the database has an owner role"),
+            server = db.host_port(),
+            name = db.name,
+        ),
+    );
     let mut holder = project.spawn(&["migrate", "--database-url", &db.url, "-vvv", "up"]);
     wait_for_lock_holder(&project, &db.url);
 
     for mode in OUTPUT_MODES {
-        let outcome = migrate(&project, &db.url, mode, &["up", "--lock-timeout", "1"]);
+        let from_flag = migrate(&project, &db.url, mode, &["up", "--lock-timeout", "1"]);
+        let mut args = vec!["migrate", "--env", "app"];
+        args.extend_from_slice(mode);
+        args.extend_from_slice(&["up", "--lock-timeout", "1"]);
+        let mut process = project.command();
+        process.env("TEST_DB_PASSWORD", ROLE_PASSWORD).args(&args);
+        let from_config = run_command(&mut process, &common::describe(&args));
 
-        assert_hidden(&outcome, ROLE_PASSWORD);
-        outcome.expect_code(1);
-        assert!(
-            outcome.stdout.contains("lock_timeout") || outcome.stderr.contains("timed out"),
-            "no lock timeout reported\n{outcome}"
-        );
+        for outcome in [from_flag, from_config] {
+            assert_hidden(&outcome, ROLE_PASSWORD);
+            outcome.expect_code(1);
+            assert!(
+                outcome.stdout.contains("lock_timeout") || outcome.stderr.contains("timed out"),
+                "no lock timeout reported\n{outcome}"
+            );
+        }
     }
 
     // Ending the holder's session fails the holder's run: one more failure path.
@@ -249,9 +271,9 @@ fn real_password_hidden_on_lock_timeout() {
         assert_hidden(&release, ROLE_PASSWORD);
         release.expect_success();
     }
-    let held = holder.wait(Duration::from_secs(30));
-    assert_hidden(&held, ROLE_PASSWORD);
-    held.expect_code(1);
+    let holder_outcome = holder.wait(Duration::from_secs(30));
+    assert_hidden(&holder_outcome, ROLE_PASSWORD);
+    holder_outcome.expect_code(1);
 }
 
 /// Polls `lock status` until some session holds the migration lock.
@@ -277,7 +299,7 @@ fn config_file_password_hidden() {
     let owner = db.owner().expect("the database has an owner role");
     let server = db.host_port();
     let project = simple_project();
-    // broken/ holds the same migrations plus one that fails.
+    // broken/ contains the same migrations plus one that fails.
     for file in ["001_create_t.sql", "002_index_t.sql"] {
         let text = std::fs::read_to_string(project.migrations_dir().join(file)).unwrap();
         project.write(&format!("broken/{file}"), &text);

@@ -229,7 +229,6 @@ fn dry_run_up_changes_nothing() {
 }
 
 #[test]
-#[ignore = "bug: read-only commands and --dry-run create a missing SQLite file (connect_sqlite always sets create_if_missing)"]
 fn dry_run_creates_no_sqlite_file() {
     let project = Project::new();
     three_migrations(&project);
@@ -276,7 +275,6 @@ fn dry_run_down_changes_nothing() {
 }
 
 #[test]
-#[ignore = "bug: `migrate baseline --version V` panics in debug builds: its --version clashes with clap's propagated version flag"]
 fn baseline_adopts_existing_database() {
     let project = Project::new();
     three_migrations(&project);
@@ -299,7 +297,6 @@ fn baseline_adopts_existing_database() {
 }
 
 #[test]
-#[ignore = "bug: log lines on stderr carry ANSI colour codes when stderr is a pipe or a file (logging::init never sets with_ansi)"]
 fn log_lines_plain_when_piped() {
     let project = Project::new();
     three_migrations(&project);

@@ -95,9 +95,9 @@ pub enum DriverError {
         action: &'static str,
         error: Box<ServerError>,
     },
-    /// The session that took the lock is not the one running the migration.
+    /// The server session that took the lock no longer holds it.
     #[error(
-        "the migration lock is not held by the server session running the migration, so the connection is being switched between server sessions (a transaction-mode pooler such as PgBouncer with pool_mode=transaction, or a proxy); nothing of this migration was recorded\n  fix: run migrations over a direct, unpooled URL (or a session-mode pool), for example the database's own host and port instead of the pooler's"
+        "the migration lock was lost: the server session that took it has ended (terminated, or closed by a pooler or proxy), so this step was rolled back and nothing of it was recorded\n  fix: run the command again; if it happens again, run migrations over a direct, unpooled URL (the database's own host and port instead of a pooler's)"
     )]
     LockNotHeld,
     #[error(

@@ -39,9 +39,6 @@ pub struct PostgresDriver {
     /// `"schema"."table"`, quoted.
     name: String,
     lock_key: (i32, i32),
-    /// A condition that is true when the session running the statement holds the lock for
-    /// this driver: the advisory lock, and the session's owner setting equal to `token`.
-    holds_lock: String,
     /// Marks this driver as the lock's owner. Two clients that a pooler maps onto one server
     /// session would otherwise both "hold" the advisory lock, which is reentrant.
     token: String,
@@ -86,13 +83,6 @@ impl PostgresDriver {
         let owner_setting = format!("underpin.lock_owner_{}_{}", key.0, key.1);
         PostgresDriver {
             name: format!("{}.{}", quote_ident(&table.schema), quote_ident(&table.table)),
-            holds_lock: format!(
-                "(pg_catalog.current_setting({setting}, true) = {token} AND EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND classid = {}::oid AND objid = {}::oid AND objsubid = 2 AND granted))",
-                key.0,
-                key.1,
-                setting = quote_literal(&owner_setting),
-                token = quote_literal(&token),
-            ),
             token,
             owner_setting,
             lock_key: key,
@@ -105,6 +95,21 @@ impl PostgresDriver {
     /// The connection, for callers that run their own statements (tests, embedding apps).
     pub fn connection(&mut self) -> &mut PgConnection {
         &mut self.conn
+    }
+
+    /// A condition that is true while the server session that took the lock for this
+    /// driver still holds it. It does not ask whether the session running the statement
+    /// is that session: behind a transaction-mode pooler it often is not, and while the
+    /// lock stands no other runner can take it, because `try_lock` refuses a session whose
+    /// owner setting names another driver.
+    fn holds_lock(&self) -> String {
+        match self.lock_pid {
+            Some(pid) => format!(
+                "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = {pid} AND classid = {}::oid AND objid = {}::oid AND objsubid = 2 AND granted)",
+                self.lock_key.0, self.lock_key.1
+            ),
+            None => "false".to_string(),
+        }
     }
 
     /// The SELECT list for a history row, in [`COLUMNS`] order.
@@ -137,7 +142,7 @@ impl PostgresDriver {
     checksum_algorithm = EXCLUDED.checksum_algorithm, status = EXCLUDED.status, applied_at = pg_catalog.now(),
     execution_ms = EXCLUDED.execution_ms, applied_by = EXCLUDED.applied_by, statements_done = EXCLUDED.statements_done,
     statements_total = EXCLUDED.statements_total, error = EXCLUDED.error",
-            Self::insert_if_locked(&self.name, &self.holds_lock, row)
+            Self::insert_if_locked(&self.name, &self.holds_lock(), row)
         )
     }
 
@@ -311,19 +316,18 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
         let started = Instant::now();
         let mut pause = Duration::from_millis(50);
         let mut holder = None;
+        let mut contended = false;
         loop {
             if self.try_lock().await? {
-                // A second statement on another server session means a pooler sits in
-                // between; stop before doing anything rather than run unprotected.
-                if let Err(error) = self.verify_lock().await {
-                    self.release_unreachable_lock().await?;
-                    return Err(error);
-                }
-                return Ok(LockWait {
-                    waited: started.elapsed(),
-                    holder,
-                });
+                // A lock taken at the first try is no wait, however long the round trip.
+                let waited = if contended {
+                    started.elapsed()
+                } else {
+                    Duration::ZERO
+                };
+                return Ok(LockWait { waited, holder });
             }
+            contended = true;
             if holder.is_none() {
                 holder = self.lock_holders().await?.into_iter().next();
                 match &holder {
@@ -400,7 +404,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
         statements: &[&str],
         row: &NewRow<'_>,
     ) -> Result<StepOutcome, ExecError> {
-        let (name, holds_lock) = (self.name.clone(), self.holds_lock.clone());
+        let (name, holds_lock) = (self.name.clone(), self.holds_lock());
         self.run_in_transaction(statements, || Self::insert_if_locked(&name, &holds_lock, row))
             .await
     }
@@ -414,7 +418,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
             "DELETE FROM {} WHERE version = {} AND {}",
             self.name,
             quote_literal(version),
-            self.holds_lock
+            self.holds_lock()
         );
         self.run_in_transaction(statements, || record).await
     }
@@ -428,7 +432,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     }
 
     async fn verify_lock(&mut self) -> Result<(), DriverError> {
-        let sql = format!("SELECT {}", self.holds_lock);
+        let sql = format!("SELECT {}", self.holds_lock());
         if self.fetch_bool(sql, "checking the migration lock").await? {
             Ok(())
         } else {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use sqlx::{AssertSqlSafe, Connection};
 use tempfile::TempDir;
 
-/// The variable holding a PostgreSQL superuser URL; scripts/test.sh sets it.
+/// The variable holding a PostgreSQL superuser URL. scripts/test.sh sets it.
 pub const PG_URL_VAR: &str = "UNDERPIN_TEST_PG_URL";
 
 /// How long one `underpin` command may run before the test kills it and fails.
@@ -68,13 +68,13 @@ impl Project {
         self.write(&format!("migrations/{file}"), &text)
     }
 
-    /// The binary with the project folder as working directory.
+    /// Builds the binary's command with the project folder as working directory.
     pub fn command(&self) -> assert_cmd::Command {
         command_in(self.path())
     }
 
-    /// The same as [`Project::command`], as a std command for tests that spawn processes
-    /// and wait for them later.
+    /// Builds the command of [`Project::command`] as a std command, for tests that spawn
+    /// processes and wait for them later.
     pub fn spawnable(&self) -> std::process::Command {
         let mut command = std::process::Command::new(assert_cmd::cargo::cargo_bin("underpin"));
         command.current_dir(self.path());
@@ -104,7 +104,8 @@ impl Project {
     }
 }
 
-/// The binary with `dir` as working directory and none of the caller's database settings.
+/// Builds the binary's command with `dir` as working directory and none of the caller's
+/// database settings.
 pub fn command_in(dir: &Path) -> assert_cmd::Command {
     let mut command = assert_cmd::Command::cargo_bin("underpin").expect("the underpin binary is built");
     command.current_dir(dir).timeout(COMMAND_TIMEOUT);
@@ -121,7 +122,7 @@ pub fn run_in(dir: &Path, args: &[&str]) -> Outcome {
     Outcome::from_output(describe(args), command.output().expect("run underpin"))
 }
 
-/// Runs a prepared command; `label` names it in failure messages.
+/// Runs a prepared command. `label` names it in failure messages.
 pub fn run_command(command: &mut assert_cmd::Command, label: &str) -> Outcome {
     Outcome::from_output(label.to_string(), command.output().expect("run underpin"))
 }
@@ -163,7 +164,7 @@ impl Spawned {
         self.started
     }
 
-    /// The outcome if the process has exited, without waiting.
+    /// Returns the outcome if the process has exited, without waiting.
     pub fn try_outcome(&mut self) -> Option<Outcome> {
         let status = self.child.try_wait().expect("poll the process")?;
         Some(self.outcome(status.code()))
@@ -174,7 +175,7 @@ impl Spawned {
         self.child.kill().expect("send SIGKILL");
     }
 
-    /// Waits for the process to exit; kills it and fails the test after `timeout`.
+    /// Waits for the process to exit. After `timeout` it kills the process and fails the test.
     pub fn wait(&mut self, timeout: Duration) -> Outcome {
         let deadline = Instant::now() + timeout;
         loop {
@@ -218,7 +219,7 @@ impl Drop for Spawned {
 /// What one run of the binary printed and how it exited.
 pub struct Outcome {
     pub command: String,
-    /// The exit code; `None` when a signal ended the process.
+    /// The exit code, or `None` when a signal ended the process.
     pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
@@ -306,9 +307,9 @@ pub fn block_on<F: std::future::Future>(future: F) -> F::Output {
         .block_on(future)
 }
 
-/// A port on 127.0.0.1 in 59400-59499 on which nothing listens, for connection failures.
+/// Finds a port on 127.0.0.1 in 59400-59499 on which nothing listens, for connection failures.
 pub fn unused_port() -> u16 {
-    // The range is reserved for these tests; a port that binds now has no server on it.
+    // Binding succeeds only where no server listens. The offset spreads parallel tests out.
     let offset = std::process::id() % 100;
     (0..100)
         .map(|i| 59400 + ((offset + i) % 100) as u16)
@@ -316,7 +317,7 @@ pub fn unused_port() -> u16 {
         .expect("every port in 59400-59499 is taken")
 }
 
-/// The superuser URL from `UNDERPIN_TEST_PG_URL`; fails the test when it is unset.
+/// Reads the superuser URL from `UNDERPIN_TEST_PG_URL` and fails the test when it is unset.
 pub fn pg_admin_url() -> String {
     match std::env::var(PG_URL_VAR) {
         Ok(url) if !url.is_empty() => url,
@@ -395,7 +396,8 @@ impl PgDb {
         execute_on(&url, sql);
     }
 
-    /// The first column of every row, as text (NULL becomes "NULL").
+    /// Queries this database as the superuser and returns the first column of every row as
+    /// text (NULL becomes "NULL").
     pub fn strings(&self, sql: &str) -> Vec<String> {
         let url = with_path(&self.admin_url, &self.name, None);
         block_on(async {
@@ -416,15 +418,16 @@ impl PgDb {
         self.strings(&format!("SELECT (to_regclass('{name}') IS NOT NULL)::text")) == ["true"]
     }
 
-    /// Whether an index of that name exists and is valid (a failed concurrent build leaves
-    /// an invalid one behind).
+    /// Checks that an index of that name exists and is valid (a failed concurrent build
+    /// leaves an invalid one behind).
     pub fn valid_index_exists(&self, name: &str) -> bool {
         self.strings(&format!(
             "SELECT count(*)::text FROM pg_index WHERE indexrelid = to_regclass('{name}') AND indisvalid"
         )) == ["1"]
     }
 
-    /// `version:status` of every history row, in version order; empty without the table.
+    /// Lists `version:status` of every history row in version order, or nothing when the
+    /// history table does not exist.
     pub fn history(&self) -> Vec<String> {
         if !self.table_exists("public.underpin_migrations") {
             return Vec::new();
@@ -501,7 +504,7 @@ async fn try_execute(url: &str, sql: &str) -> Result<(), sqlx::Error> {
     conn.close().await
 }
 
-/// The first column of every row of a query on a SQLite file, as text.
+/// Queries a SQLite file and returns the first column of every row as text.
 pub fn sqlite_strings(path: &Path, sql: &str) -> Vec<String> {
     use std::str::FromStr;
     let options = sqlx::sqlite::SqliteConnectOptions::from_str(&format!("sqlite:{}", path.display()))
@@ -536,7 +539,7 @@ pub fn sqlite_execute(path: &Path, sql: &str) {
     });
 }
 
-/// Names of the tables in a SQLite file, sorted; empty when the file does not exist.
+/// Lists the tables of a SQLite file, sorted, or nothing when the file does not exist.
 pub fn sqlite_tables(path: &Path) -> Vec<String> {
     if !path.exists() {
         return Vec::new();
@@ -547,7 +550,7 @@ pub fn sqlite_tables(path: &Path) -> Vec<String> {
     )
 }
 
-/// `version:status` of every history row of a SQLite file, in version order.
+/// Lists `version:status` of every history row of a SQLite file in version order.
 pub fn sqlite_history(path: &Path) -> Vec<String> {
     if !sqlite_tables(path).iter().any(|t| t == "underpin_migrations") {
         return Vec::new();

@@ -1,0 +1,408 @@
+#!/usr/bin/env bash
+# Compare `underpin migrate` on PostgreSQL with psql and peer migration tools, side by side on
+# one throwaway cluster. docs/BENCHMARKS.md records a full run and how to read it.
+#
+#   bash bench/run.sh
+#
+# Scenarios, each timed with hyperfine:
+#   (a) apply SIZE trivial migrations to an empty database
+#   (b) a no-op `up` with SIZE migrations applied (whole process time)
+#   (c) roll all SIZE migrations back
+#   (d) underpin and psql at every size in BIG_SIZES, and underpin's peak memory
+# plus an untimed count of the statements each tool sends per migration (log_statement=all).
+#
+# Environment overrides (defaults in brackets):
+#   SIZE [1000]                   migrations in (a)-(c)
+#   BIG_SIZES ["1000 5000 10000"] set sizes for (d)
+#   RUNS [5]                      timed runs per command in (a), (c) and (d)
+#   NOOP_RUNS [20]                timed runs per command in (b), after 3 warm-up runs
+#   ROUNDTRIP_SIZE [100]          migrations in the statement count
+#   PEERS ["diesel sqlx dbmate node-pg-migrate"]
+#   PORT [61432]                  port of the throwaway cluster on 127.0.0.1
+#   PG_BINDIR [/usr/lib/postgresql/15/bin]
+#   BENCH_TOOLS [~/.cache/underpin-bench]  where missing peers are installed
+#   BENCH_OUT [/tmp/underpin-bench]        generated sets, cluster, results, report.md
+#   MAX_LOAD [1.0] LOAD_WAIT_MINUTES [20]  before timing, wait until the 1-minute load
+#                                 average is below MAX_LOAD, for at most LOAD_WAIT_MINUTES
+#
+# A quick try of the whole pipeline:
+#   SIZE=50 BIG_SIZES="50 100" RUNS=2 NOOP_RUNS=3 LOAD_WAIT_MINUTES=0 bash bench/run.sh
+#
+# Installing peers needs root (apt-get for hyperfine and libpq-dev), cargo and npm. The
+# results land in $BENCH_OUT/results (hyperfine JSON, /usr/bin/time -v output) and
+# $BENCH_OUT/report.md, which bench/report.py renders from them.
+set -euo pipefail
+
+readonly script=${0##*/}
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$bench_dir/.." && pwd)
+readonly bench_dir repo
+
+SIZE=${SIZE:-1000}
+BIG_SIZES=${BIG_SIZES:-"1000 5000 10000"}
+RUNS=${RUNS:-5}
+NOOP_RUNS=${NOOP_RUNS:-20}
+ROUNDTRIP_SIZE=${ROUNDTRIP_SIZE:-100}
+PEERS=${PEERS:-"diesel sqlx dbmate node-pg-migrate"}
+PORT=${PORT:-61432}
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+BENCH_TOOLS=${BENCH_TOOLS:-$HOME/.cache/underpin-bench}
+BENCH_OUT=${BENCH_OUT:-/tmp/underpin-bench}
+MAX_LOAD=${MAX_LOAD:-1.0}
+LOAD_WAIT_MINUTES=${LOAD_WAIT_MINUTES:-20}
+
+# Peer versions installed when missing; the versions actually run are recorded in machine.txt.
+readonly diesel_version=2.3.14
+readonly sqlx_version=0.9.0
+readonly dbmate_version=2.36.0
+readonly node_pg_migrate_version=9.0.0
+readonly pg_version=8.23.1
+
+log() { printf '%s: %s\n' "$script" "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+check_settings() {
+  local name
+  for name in SIZE RUNS NOOP_RUNS ROUNDTRIP_SIZE PORT LOAD_WAIT_MINUTES; do
+    [[ ${!name} =~ ^[0-9]+$ ]] || die "$name='${!name}' is not a whole number"
+  done
+  for name in $BIG_SIZES; do
+    [[ $name =~ ^[0-9]+$ ]] || die "BIG_SIZES contains '$name', which is not a whole number"
+  done
+  ((RUNS >= 2 && NOOP_RUNS >= 2)) || die "RUNS and NOOP_RUNS must be at least 2 (hyperfine needs two runs for a spread)"
+  [[ $MAX_LOAD =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "MAX_LOAD='$MAX_LOAD' is not a number"
+  # Commands reach hyperfine as shell strings, so a path with spaces would split.
+  [[ $BENCH_OUT != *[[:space:]]* && $BENCH_TOOLS != *[[:space:]]* && $repo != *[[:space:]]* ]] ||
+    die "BENCH_OUT, BENCH_TOOLS and the repository path must not contain spaces"
+}
+
+has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
+
+apt_install() {
+  [[ $(id -u) -eq 0 ]] || die "$* is not installed; run: sudo apt-get install -y $*"
+  log "installing $* with apt-get"
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "$@"; } >"$BENCH_OUT/apt.log" 2>&1 ||
+    die "apt-get install $* failed; see $BENCH_OUT/apt.log"
+}
+
+# Installs every missing tool. The cargo builds take several minutes each on 2 cores.
+install_tools() {
+  mkdir -p "$BENCH_TOOLS"
+  command -v hyperfine >/dev/null || apt_install hyperfine
+  [[ -x $PG_BINDIR/postgres && -x $PG_BINDIR/psql ]] ||
+    die "$PG_BINDIR/postgres or $PG_BINDIR/psql not found; install the server (apt-get install postgresql) or set PG_BINDIR"
+  [[ -x /usr/bin/time ]] || apt_install time
+
+  if has_peer diesel && [[ ! -x $BENCH_TOOLS/bin/diesel ]]; then
+    dpkg -s libpq-dev >/dev/null 2>&1 || apt_install libpq-dev
+    log "installing diesel_cli $diesel_version into $BENCH_TOOLS"
+    cargo install diesel_cli --version "$diesel_version" --no-default-features --features postgres \
+      --locked --root "$BENCH_TOOLS"
+  fi
+  if has_peer sqlx && [[ ! -x $BENCH_TOOLS/bin/sqlx ]]; then
+    log "installing sqlx-cli $sqlx_version into $BENCH_TOOLS"
+    cargo install sqlx-cli --version "$sqlx_version" --no-default-features --features rustls,postgres \
+      --locked --root "$BENCH_TOOLS"
+  fi
+  if { has_peer dbmate && [[ ! -d $BENCH_TOOLS/node/node_modules/dbmate ]]; } ||
+    { has_peer node-pg-migrate && [[ ! -d $BENCH_TOOLS/node/node_modules/node-pg-migrate ]]; }; then
+    log "installing dbmate, node-pg-migrate and pg from npm into $BENCH_TOOLS/node"
+    mkdir -p "$BENCH_TOOLS/node"
+    [[ -f $BENCH_TOOLS/node/package.json ]] || printf '{"private": true}\n' >"$BENCH_TOOLS/node/package.json"
+    npm install --prefix "$BENCH_TOOLS/node" --no-audit --no-fund --save-exact \
+      "dbmate@$dbmate_version" "node-pg-migrate@$node_pg_migrate_version" "pg@$pg_version" >&2
+  fi
+}
+
+build_underpin() {
+  log "building underpin (cargo build --release -p underpin)"
+  (cd "$repo" && cargo build --release -q -p underpin)
+}
+
+# Sets the tool paths. dbmate's npm package wraps a Go binary in a node launcher; the binary
+# is called directly so the figures do not include a node start-up that other installs lack.
+locate_tools() {
+  underpin=$repo/target/release/underpin
+  diesel=$BENCH_TOOLS/bin/diesel
+  sqlx=$BENCH_TOOLS/bin/sqlx
+  dbmate=''
+  if has_peer dbmate; then
+    dbmate=$(find "$BENCH_TOOLS/node/node_modules/@dbmate" -path '*/bin/dbmate' -type f | head -n 1)
+    [[ -x $dbmate ]] || die "no dbmate binary under $BENCH_TOOLS/node/node_modules/@dbmate; remove $BENCH_TOOLS/node and rerun"
+  fi
+  node_pg_migrate=$BENCH_TOOLS/node/node_modules/node-pg-migrate/bin/node-pg-migrate.js
+}
+
+generate_sets() {
+  local size
+  for size in $(printf '%s\n' "$SIZE" "$ROUNDTRIP_SIZE" "$((2 * ROUNDTRIP_SIZE))" $BIG_SIZES | sort -nu); do
+    rm -rf "$BENCH_OUT/sets/$size"
+    python3 "$bench_dir/gen.py" "$size" "$BENCH_OUT/sets/$size"
+  done
+}
+
+start_cluster() {
+  local dir=$BENCH_OUT/pg
+  if [[ -f $dir/bindir ]]; then
+    bash "$repo/scripts/pg-cluster.sh" stop "$dir" || true
+  fi
+  rm -rf "$dir"
+  bash "$repo/scripts/pg-cluster.sh" start "$PG_BINDIR" "$dir" "$PORT" >/dev/null
+  trap 'bash "$repo/scripts/pg-cluster.sh" stop "$BENCH_OUT/pg"' EXIT
+}
+
+# Debian's /usr/bin/psql is a Perl wrapper that adds about 30 ms per start, so the server's own
+# client binary is called.
+psql_cmd() { printf '%s/psql -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p %s -U postgres' "$PG_BINDIR" "$PORT"; }
+
+# Prints a shell command that drops and recreates database $1. client_min_messages hides the
+# notice that DROP DATABASE IF EXISTS prints for a missing database.
+recreate_cmd() {
+  printf "PGOPTIONS='-c client_min_messages=warning' %s -d postgres -c 'DROP DATABASE IF EXISTS %s WITH (FORCE)' -c 'CREATE DATABASE %s'" \
+    "$(psql_cmd)" "$1" "$1"
+}
+
+db_url() { printf 'postgres://postgres@127.0.0.1:%s/%s' "$PORT" "$1"; }
+
+# Prints the shell command with which TOOL applies every migration of set SIZE to database DB.
+# Output goes to hyperfine, which discards it; every tool writes its usual progress lines.
+up_cmd() {
+  local tool=$1 size=$2 db=$3
+  local set=$BENCH_OUT/sets/$size url
+  url=$(db_url "$db")
+  case $tool in
+  psql-per-file) printf '%s -d %s -f %s/psql/up-per-file.sql' "$(psql_cmd)" "$db" "$set" ;;
+  psql-single) printf '%s -d %s -f %s/psql/up-single.sql' "$(psql_cmd)" "$db" "$set" ;;
+  underpin) printf '%s migrate --database-url %s --dir %s/native up' "$underpin" "$url" "$set" ;;
+  underpin-sqlx) printf '%s migrate --database-url %s --dir %s/sqlx up' "$underpin" "$url" "$set" ;;
+  underpin-diesel) printf '%s migrate --database-url %s --dir %s/diesel up' "$underpin" "$url" "$set" ;;
+  diesel) printf '%s migration run --config-file /dev/null --database-url %s --migration-dir %s/diesel' "$diesel" "$url" "$set" ;;
+  sqlx) printf '%s migrate run --no-dotenv --database-url %s --source %s/sqlx' "$sqlx" "$url" "$set" ;;
+  dbmate) printf '%s --url %s?sslmode=disable --migrations-dir %s/native --no-dump-schema migrate' "$dbmate" "$url" "$set" ;;
+  node-pg-migrate) printf 'DATABASE_URL=%s node %s up -m %s/npm --no-verbose' "$url" "$node_pg_migrate" "$set" ;;
+  node-pg-migrate-per-file) printf 'DATABASE_URL=%s node %s up -m %s/npm --no-verbose --no-single-transaction' "$url" "$node_pg_migrate" "$set" ;;
+  *) die "no up command for $tool" ;;
+  esac
+}
+
+# Prints the shell command with which TOOL rolls back every migration of set SIZE in DB.
+down_cmd() {
+  local tool=$1 size=$2 db=$3
+  local set=$BENCH_OUT/sets/$size url
+  url=$(db_url "$db")
+  case $tool in
+  psql-per-file) printf '%s -d %s -f %s/psql/down-per-file.sql' "$(psql_cmd)" "$db" "$set" ;;
+  underpin) printf '%s migrate --database-url %s --dir %s/native down --all' "$underpin" "$url" "$set" ;;
+  diesel) printf '%s migration revert --all --config-file /dev/null --database-url %s --migration-dir %s/diesel' "$diesel" "$url" "$set" ;;
+  sqlx) printf '%s migrate revert --target-version 0 --no-dotenv --database-url %s --source %s/sqlx' "$sqlx" "$url" "$set" ;;
+  # dbmate rolls back one migration per invocation and has no count or --all option.
+  dbmate) printf 'i=0; while [ $i -lt %s ]; do %s --url %s?sslmode=disable --migrations-dir %s/native --no-dump-schema rollback || exit 1; i=$((i+1)); done' "$size" "$dbmate" "$url" "$set" ;;
+  node-pg-migrate) printf 'DATABASE_URL=%s node %s down %s -m %s/npm --no-verbose' "$url" "$node_pg_migrate" "$size" "$set" ;;
+  node-pg-migrate-per-file) printf 'DATABASE_URL=%s node %s down %s -m %s/npm --no-verbose --no-single-transaction' "$url" "$node_pg_migrate" "$size" "$set" ;;
+  *) die "no down command for $tool" ;;
+  esac
+}
+
+# The tools compared in (a): the psql bounds, underpin on each layout, then the chosen peers.
+up_tools() {
+  local tools=(psql-per-file psql-single underpin underpin-sqlx underpin-diesel)
+  has_peer diesel && tools+=(diesel)
+  has_peer sqlx && tools+=(sqlx)
+  has_peer dbmate && tools+=(dbmate)
+  has_peer node-pg-migrate && tools+=(node-pg-migrate node-pg-migrate-per-file)
+  printf '%s\n' "${tools[@]}"
+}
+
+# The tools compared in (b) and (c): one entry per tool and its own layout.
+peer_tools() {
+  local tools=(underpin)
+  has_peer diesel && tools+=(diesel)
+  has_peer sqlx && tools+=(sqlx)
+  has_peer dbmate && tools+=(dbmate)
+  has_peer node-pg-migrate && tools+=(node-pg-migrate)
+  printf '%s\n' "${tools[@]}"
+}
+
+load_average() { cut -d ' ' -f 1 /proc/loadavg; }
+
+# Waits until the 1-minute load average drops below MAX_LOAD, for at most LOAD_WAIT_MINUTES,
+# and notes the outcome in results/load.txt, because a busy machine inflates every figure.
+wait_for_idle() {
+  local label=$1 deadline=$((SECONDS + LOAD_WAIT_MINUTES * 60)) load
+  while true; do
+    load=$(load_average)
+    if awk -v load="$load" -v max="$MAX_LOAD" 'BEGIN { exit !(load < max) }'; then
+      printf '%s: started at 1-minute load %s; %s\n' "$label" "$load" "$(uptime)" >>"$results/load.txt"
+      return
+    fi
+    if ((SECONDS >= deadline)); then
+      log "warning: the 1-minute load average is still $load (limit $MAX_LOAD); measuring $label anyway"
+      printf '%s: load never dropped below %s, measured at %s; %s\n' "$label" "$MAX_LOAD" "$load" "$(uptime)" >>"$results/load.txt"
+      return
+    fi
+    log "1-minute load average $load >= $MAX_LOAD; waiting before $label"
+    sleep 30
+  done
+}
+
+hyperfine_run() {
+  local name=$1
+  shift
+  log "hyperfine: $name"
+  hyperfine --style basic --export-json "$results/$name.json" "$@" >"$results/$name.txt"
+}
+
+record_machine() {
+  local file=$results/machine.txt
+  {
+    echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
+    echo "uptime: $(uptime)"
+    lscpu | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|CPU max MHz|Hypervisor vendor)' || true
+    echo "memory: $(free -h | awk '/^Mem:/ { print $2 }')"
+    echo "kernel: $(uname -sr)"
+    echo "server: $("$PG_BINDIR/postgres" --version)"
+    echo "server settings: fsync, synchronous_commit and full_page_writes off (scripts/pg-cluster.sh)"
+    echo "psql: $("$PG_BINDIR/psql" --version)"
+    echo "underpin: $("$underpin" --version) (git $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates || echo ', with uncommitted changes in crates/'))"
+    if has_peer diesel; then echo "diesel_cli: $("$diesel" --version | tr -s ' \n' ' ')"; fi
+    if has_peer sqlx; then echo "sqlx-cli: $("$sqlx" --version)"; fi
+    if has_peer dbmate; then echo "dbmate: $("$dbmate" --version)"; fi
+    if has_peer node-pg-migrate; then
+      echo "node-pg-migrate: $(node -p "require('$BENCH_TOOLS/node/node_modules/node-pg-migrate/package.json').version") on node $(node --version)"
+    fi
+    echo "hyperfine: $(hyperfine --version)"
+    echo "settings: SIZE=$SIZE BIG_SIZES='$BIG_SIZES' RUNS=$RUNS NOOP_RUNS=$NOOP_RUNS PEERS='$PEERS'"
+  } >"$file"
+}
+
+# (a) Apply SIZE migrations to a fresh database, every tool in one hyperfine run.
+bench_up() {
+  local args=() tool
+  while read -r tool; do
+    args+=(-n "$tool" "$(up_cmd "$tool" "$SIZE" bench)")
+  done < <(up_tools)
+  wait_for_idle "a-up"
+  hyperfine_run a-up --runs "$RUNS" --prepare "$(recreate_cmd bench)" "${args[@]}"
+}
+
+# (b) A no-op up: each tool gets its own database with everything applied, then 3 warm-up and
+# NOOP_RUNS timed runs. `SELECT 1` through psql is the floor of starting a process and connecting.
+bench_noop() {
+  local args=(-n "psql SELECT 1" "$(psql_cmd) -d noop_psql -c 'SELECT 1'") tool db
+  sh -c "$(recreate_cmd noop_psql)"
+  while read -r tool; do
+    db=noop_${tool//-/_}
+    sh -c "$(recreate_cmd "$db") && $(up_cmd "$tool" "$SIZE" "$db") >/dev/null"
+    args+=(-n "$tool" "$(up_cmd "$tool" "$SIZE" "$db")")
+  done < <(peer_tools)
+  args+=(-n "underpin status" "$underpin migrate --database-url $(db_url noop_underpin) --dir $BENCH_OUT/sets/$SIZE/native status")
+  wait_for_idle "b-noop"
+  hyperfine_run b-noop --warmup 3 --runs "$NOOP_RUNS" "${args[@]}"
+}
+
+# (c) Roll everything back; each tool's prepare recreates the database and applies the set
+# with that same tool, outside the timing.
+bench_down() {
+  local args=() tool
+  for tool in psql-per-file $(peer_tools) $(has_peer node-pg-migrate && echo node-pg-migrate-per-file); do
+    args+=(--prepare "$(recreate_cmd bench) && $(up_cmd "$tool" "$SIZE" bench) >/dev/null")
+    args+=(-n "$tool" "$(down_cmd "$tool" "$SIZE" bench)")
+  done
+  wait_for_idle "c-down"
+  hyperfine_run c-down --runs "$RUNS" "${args[@]}"
+}
+
+# (d) Growth with the number of migrations: underpin and the psql bound at every size.
+bench_sizes() {
+  local size
+  for size in $BIG_SIZES; do
+    wait_for_idle "d-size-$size"
+    hyperfine_run "d-size-$size" --runs "$RUNS" --prepare "$(recreate_cmd bench)" \
+      -n "psql-per-file" "$(up_cmd psql-per-file "$size" bench)" \
+      -n "underpin" "$(up_cmd underpin "$size" bench)"
+  done
+}
+
+# Runs a command under /usr/bin/time -v three times into results/NAME.N.time; report.py takes
+# the largest maximum resident set size.
+measure_memory() {
+  local name=$1 prepare=$2 command=$3 attempt
+  for attempt in 1 2 3; do
+    [[ -z $prepare ]] || sh -c "$prepare" >/dev/null
+    /usr/bin/time -v -o "$results/$name.$attempt.time" sh -c "exec $command" >/dev/null
+  done
+}
+
+# (d) Peak memory of underpin: up at every size, then no-op up and status at the largest.
+bench_memory() {
+  local size largest=0
+  for size in $BIG_SIZES; do
+    ((size > largest)) && largest=$size
+    measure_memory "mem-up-$size" "$(recreate_cmd bench)" "$(up_cmd underpin "$size" bench)"
+  done
+  measure_memory "mem-noop-up-$largest" "" "$(up_cmd underpin "$largest" bench)"
+  measure_memory "mem-status-$largest" "" "$underpin migrate --database-url $(db_url bench) --dir $BENCH_OUT/sets/$largest/native status"
+}
+
+# Counts the statements each tool sends to apply ROUNDTRIP_SIZE and twice as many migrations,
+# from the server log with log_statement = 'all' set on that database only. report.py splits
+# the counts into a part per migration and a fixed part per run.
+count_statements() {
+  local out=$results/statements.tsv db=statements tool size
+  local -a counts
+  printf 'tool\tsize\tstatements\tdouble size\tstatements\n' >"$out"
+  for tool in psql-per-file $(peer_tools) $(has_peer node-pg-migrate && echo node-pg-migrate-per-file); do
+    counts=()
+    for size in "$ROUNDTRIP_SIZE" "$((2 * ROUNDTRIP_SIZE))"; do
+      sh -c "$(recreate_cmd "$db")"
+      $(psql_cmd) -d postgres -c "ALTER DATABASE $db SET log_statement = 'all'"
+      counts+=("$(count_logged_statements)")
+      sh -c "$(up_cmd "$tool" "$size" "$db")" >/dev/null
+      counts+=("$(count_logged_statements)")
+    done
+    printf '%s\t%s\t%s\t%s\t%s\n' "$tool" "$ROUNDTRIP_SIZE" "$((counts[1] - counts[0]))" \
+      "$((2 * ROUNDTRIP_SIZE))" "$((counts[3] - counts[2]))" >>"$out"
+  done
+  sh -c "$(recreate_cmd "$db")"
+}
+
+# Prints how many statements the server has logged so far. With the extended protocol the
+# server logs one `execute` line per statement, with the simple protocol one `statement` line.
+count_logged_statements() {
+  grep -cE 'LOG:  (statement|execute [^:]*):' "$BENCH_OUT/pg/server.log" || true
+}
+
+main() {
+  check_settings
+  mkdir -p "$BENCH_OUT"
+  install_tools
+  build_underpin
+  locate_tools
+  generate_sets
+  start_cluster
+
+  results=$BENCH_OUT/results
+  rm -rf "$results"
+  mkdir -p "$results" "$BENCH_OUT/work"
+  # diesel and sqlx look for their config files upwards from here; this folder has none.
+  cd "$BENCH_OUT/work"
+  export PGCONNECT_TIMEOUT=10
+
+  record_machine
+  count_statements
+  bench_up
+  bench_noop
+  bench_down
+  bench_sizes
+  bench_memory
+  echo "uptime at the end: $(uptime)" >>"$results/load.txt"
+
+  python3 "$bench_dir/report.py" "$results" >"$BENCH_OUT/report.md"
+  log "done: $BENCH_OUT/report.md"
+  cat "$BENCH_OUT/report.md"
+}
+
+main "$@"
