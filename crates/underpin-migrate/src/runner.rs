@@ -14,7 +14,7 @@ use crate::plan::{self, Issue, Request, State, StatusEntry, Step};
 use crate::source::{MigrationSet, Warning};
 use crate::version::Version;
 
-/// How a run behaves.
+/// Settings of a run.
 #[derive(Debug, Clone)]
 pub struct RunOptions {
     /// How long to wait for another runner's lock.
@@ -85,7 +85,7 @@ pub struct StepReport {
     pub sql: Option<String>,
 }
 
-/// What `up`, `down` or `redo` did.
+/// The report of `up`, `down` or `redo`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct RunReport {
     pub command: &'static str,
@@ -99,7 +99,7 @@ pub struct RunReport {
     pub warnings: Vec<Warning>,
 }
 
-/// What `status` and `validate` report.
+/// The report of `status` and `validate`.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct StatusReport {
     pub backend: Backend,
@@ -110,7 +110,7 @@ pub struct StatusReport {
     pub warnings: Vec<Warning>,
 }
 
-/// What `repair` changed.
+/// The changes `repair` made.
 #[derive(Debug, Clone, Default, serde::Serialize)]
 pub struct RepairReport {
     pub checksums_updated: Vec<Version>,

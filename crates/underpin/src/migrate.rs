@@ -77,7 +77,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Res
     };
     if rollback && context.protected && !allowed {
         return Err(CliError::Usage(format!(
-            "environment `{}` is protected, so rolling back is refused; pass --allow-protected if you mean it",
+            "environment `{}` is protected, so rolling back is rejected; pass --allow-protected to roll back anyway",
             context.env_name.as_deref().unwrap_or("?")
         )));
     }

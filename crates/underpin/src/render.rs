@@ -17,7 +17,7 @@ use crate::config::ConfigError;
 use crate::exit;
 use crate::logging::redact;
 
-/// Why the binary stops with a non-zero code.
+/// An error that ends the binary with a non-zero exit code.
 #[derive(Debug, thiserror::Error)]
 pub enum CliError {
     #[error("{0}")]
@@ -55,7 +55,7 @@ impl CliError {
     }
 }
 
-/// Where and how results are printed.
+/// The output format and settings that reports are printed with.
 pub struct Output {
     format: OutputFormat,
     quiet: bool,
