@@ -201,6 +201,33 @@ async fn concurrent_runners_behind_pgbouncer() {
 }
 
 #[tokio::test]
+async fn sequential_runs_behind_pgbouncer() {
+    // Each run releases the lock and clears its owner token on the pooled session, so the
+    // next run on that session takes the lock at once.
+    let direct = fresh_pg_database("pgbouncer_sequential").await;
+    let (host, port, database) = parts(&direct);
+    let bouncer = Bouncer::start(&host, &port);
+    let (_keep, dir) = migrations(4);
+    let mut options = options();
+    options.lock_timeout = Duration::from_secs(3);
+    for _ in 0..4 {
+        let request = underpin_migrate::Request::Up {
+            to: None,
+            step: Some(1),
+            allow_out_of_order: false,
+        };
+        let report = pg_migrator_with(&bouncer.url(&database), &dir, options.clone())
+            .await
+            .run(&request)
+            .await
+            .unwrap();
+        assert_eq!(report.steps.len(), 1);
+        assert_eq!(report.waited_for_lock_ms, 0);
+    }
+    assert_eq!(pg_history(&direct).await.len(), 4);
+}
+
+#[tokio::test]
 async fn single_runner_behind_pgbouncer() {
     // Behind a transaction-mode pooler without other clients, a run applies everything and
     // leaves no lock: its statements keep landing on one server session.

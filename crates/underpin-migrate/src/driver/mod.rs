@@ -101,7 +101,8 @@ pub enum DriverError {
     )]
     LockNotHeld,
     #[error(
-        "timed out after {waited:?} waiting for the migration lock{}\n  fix: wait for the other run to finish, raise --lock-timeout, or inspect it with `underpin migrate lock status`",
+        "timed out after {:.1} s waiting for the migration lock{}\n  fix: wait for the other run to finish, raise --lock-timeout, or inspect it with `underpin migrate lock status`",
+        waited.as_secs_f64(),
         holder.as_ref().map(|h| format!(", held by {h}")).unwrap_or_default()
     )]
     LockTimeout {

@@ -190,9 +190,14 @@ impl PostgresDriver {
 
     /// Runs `pg_advisory_unlock` once; `true` when this server session held the lock.
     async fn unlock_once(&mut self) -> Result<bool, DriverError> {
+        // Only the session that holds the lock for this driver may release it, and it
+        // clears the owner token so the next runner on that session can take the lock.
+        let setting = quote_literal(&self.owner_setting);
         let sql = format!(
-            "SELECT pg_catalog.pg_advisory_unlock({}, {})",
-            self.lock_key.0, self.lock_key.1
+            "SELECT CASE WHEN pg_catalog.current_setting({setting}, true) = {} THEN pg_catalog.pg_advisory_unlock({}, {}) AND pg_catalog.set_config({setting}, '', false) IS NOT NULL ELSE false END",
+            quote_literal(&self.token),
+            self.lock_key.0,
+            self.lock_key.1,
         );
         self.fetch_bool(sql, "releasing the migration lock").await
     }
@@ -327,12 +332,14 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
                 };
                 return Ok(LockWait { waited, holder });
             }
+            let first_wait = !contended;
             contended = true;
             if holder.is_none() {
                 holder = self.lock_holders().await?.into_iter().next();
                 match &holder {
                     Some(h) => tracing::info!("waiting for the migration lock held by {h}"),
-                    None => tracing::info!("waiting for the migration lock"),
+                    None if first_wait => tracing::info!("waiting for the migration lock"),
+                    None => {}
                 }
             }
             if started.elapsed() >= timeout {
