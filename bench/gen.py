@@ -11,7 +11,13 @@ Writes, for versions 1..COUNT (zero-padded to five digits so every tool sorts th
     OUT_DIR/npm/00001_t00001.sql                 node-pg-migrate SQL files
     OUT_DIR/psql/up-per-file.sql                 BEGIN; <up>; COMMIT; per migration
     OUT_DIR/psql/up-single.sql                   every up script in one transaction
+    OUT_DIR/psql/up-history.sql                  per migration: BEGIN; <up>; a history INSERT; COMMIT;
+    OUT_DIR/psql/up-one-message.sql              the same four statements sent as one message
     OUT_DIR/psql/down-per-file.sql               BEGIN; <down>; COMMIT; newest first
+
+The two history scripts are the floor for a tool that records each migration in its own
+transaction: up-history.sql with one round trip per statement, up-one-message.sql with one
+round trip per migration (psql sends statements joined by `\;` as one simple-protocol query).
 
 Migration N creates table tNNNNN (id int primary key, v text) and its down script drops it.
 OUT_DIR must not exist yet, so a stale set of another size is never mixed in.
@@ -31,6 +37,9 @@ def write(path: Path, text: str) -> None:
 def generate(count: int, out: Path) -> None:
     up_per_file = []
     up_single = ["BEGIN;\n"]
+    history_table = "CREATE TABLE bench_history (version text PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now());\n"
+    up_history = [history_table]
+    up_one_message = [history_table]
     down_per_file = []
 
     for number in range(1, count + 1):
@@ -49,12 +58,17 @@ def generate(count: int, out: Path) -> None:
 
         up_per_file.append(f"BEGIN;\n{up}COMMIT;\n")
         up_single.append(up)
+        record = f"INSERT INTO bench_history (version, name) VALUES ('{version}', '{table}');\n"
+        up_history.append(f"BEGIN;\n{up}{record}COMMIT;\n")
+        up_one_message.append(f"BEGIN \\; {up.rstrip().rstrip(';')} \\; {record.rstrip().rstrip(';')} \\; COMMIT;\n")
         down_per_file.append(f"BEGIN;\n{down}COMMIT;\n")
 
     up_single.append("COMMIT;\n")
     down_per_file.reverse()
     write(out / "psql" / "up-per-file.sql", "".join(up_per_file))
     write(out / "psql" / "up-single.sql", "".join(up_single))
+    write(out / "psql" / "up-history.sql", "".join(up_history))
+    write(out / "psql" / "up-one-message.sql", "".join(up_one_message))
     write(out / "psql" / "down-per-file.sql", "".join(down_per_file))
 
 

@@ -149,10 +149,11 @@ fn redact_query(url: &mut Url) {
     url.query_pairs_mut().clear().extend_pairs(pairs);
 }
 
-/// Masks `user:password@` in text that is not a well-formed URL.
+/// Masks `user:password@` in text that is not a well-formed URL, and `password=…` in
+/// libpq key/value connection strings (`host=db user=app password=secret`).
 fn redact_userinfo_text(raw: &str) -> String {
     let Some(scheme_end) = raw.find("://") else {
-        return raw.to_string();
+        return redact_key_values(raw);
     };
     let rest = &raw[scheme_end + 3..];
     let Some(at) = rest.rfind('@') else {
@@ -169,6 +170,34 @@ fn redact_userinfo_text(raw: &str) -> String {
         ),
         None => raw.to_string(),
     }
+}
+
+/// Masks the values of secret keys in `key=value` text, quoted (`'…'`) or not.
+fn redact_key_values(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let mut rest = raw;
+    while let Some(eq) = rest.find('=') {
+        let before = &rest[..eq];
+        let key_start = before
+            .rfind(|c: char| c.is_whitespace())
+            .map(|i| i + 1)
+            .unwrap_or(0);
+        let key = before[key_start..].trim().to_ascii_lowercase();
+        out.push_str(&rest[..=eq]);
+        rest = &rest[eq + 1..];
+        if !SECRET_QUERY_KEYS.contains(&key.as_str()) {
+            continue;
+        }
+        let value_end = if let Some(quoted) = rest.strip_prefix('\'') {
+            quoted.find('\'').map(|i| i + 2).unwrap_or(rest.len())
+        } else {
+            rest.find(char::is_whitespace).unwrap_or(rest.len())
+        };
+        out.push_str(MASK);
+        rest = &rest[value_end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// The passwords in a URL, both as written (percent-encoded) and decoded.
@@ -290,6 +319,16 @@ mod tests {
     fn malformed_url_still_masked() {
         let redacted = redact_url("postgres://app:pa ss@db:notaport/sop");
         assert!(!redacted.contains("pa ss"), "{redacted}");
+    }
+
+    #[test]
+    fn key_value_password_is_masked() {
+        let redacted = redact_url("host=127.0.0.1 user=app password=S3cretPW dbname=x");
+        assert_eq!(redacted, "host=127.0.0.1 user=app password=*** dbname=x");
+        let quoted = redact_url("host=db password='a b c' dbname=x");
+        assert_eq!(quoted, "host=db password=*** dbname=x");
+        let err = DatabaseUrl::parse("host=db password=S3cretPW").unwrap_err();
+        assert!(!err.to_string().contains("S3cretPW"), "{err}");
     }
 
     #[test]

@@ -41,6 +41,36 @@ pub fn checksum(canonical: &str) -> String {
     hex
 }
 
+/// A running checksum over the statements of a no-transaction script, one prefix at a
+/// time, so resuming can tell whether the statements that already ran were edited.
+#[derive(Clone, Default)]
+pub struct ProgressChecksum {
+    hasher: Sha256,
+}
+
+impl ProgressChecksum {
+    /// Adds the next statement that ran.
+    pub fn push(&mut self, statement: &str) {
+        self.hasher.update(statement.as_bytes());
+        self.hasher.update(b"\n");
+    }
+
+    /// Returns the lowercase hex checksum of the statements pushed so far.
+    pub fn hex(&self) -> String {
+        let digest = self.hasher.clone().finalize();
+        digest.iter().map(|byte| format!("{byte:02x}")).collect()
+    }
+
+    /// Returns the checksum of the first `count` statements.
+    pub fn of_prefix(statements: &[&str], count: usize) -> String {
+        let mut progress = ProgressChecksum::default();
+        for statement in statements.iter().take(count) {
+            progress.push(statement);
+        }
+        progress.hex()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

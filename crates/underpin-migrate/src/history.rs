@@ -56,6 +56,8 @@ pub struct AppliedMigration {
     /// For no-transaction migrations: statements that ran, and how many the script has.
     pub statements_done: Option<i32>,
     pub statements_total: Option<i32>,
+    /// Checksum of the statements that ran, so a resume can tell whether they changed.
+    pub progress_checksum: Option<String>,
     /// The error of the last failed attempt, for failed and partial rows.
     pub error: Option<String>,
 }

@@ -407,6 +407,7 @@ mod tests {
             applied_by: String::new(),
             statements_done: None,
             statements_total: None,
+            progress_checksum: None,
             error: None,
         }
     }

@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use underpin_db::Backend;
 use underpin_db::sql::{Dialect, Statement, TxRequirement, classify, split_statements};
 
+use crate::checksum::ProgressChecksum;
 use crate::driver::{Driver, DriverError, ExecError, LockHolder, NewRow, StatementFailure, StepOutcome};
 use crate::error::{Direction, MigrateError, SqlFailure};
 use crate::history::{AppliedMigration, RowStatus};
@@ -245,7 +246,14 @@ impl<'o, D: Driver> Migrator<'o, D> {
             let started = Instant::now();
             self.emit_migration(index, direction, None);
             let outcome = match step {
-                Step::Apply { index, resume_from } => self.apply(index, resume_from).await?,
+                Step::Apply { index, resume_from } => {
+                    let version = &self.set.migrations[index].version;
+                    let ran_before = history
+                        .iter()
+                        .find(|row| &row.version == version)
+                        .and_then(|row| row.progress_checksum.clone());
+                    self.apply(index, resume_from, ran_before.as_deref()).await?
+                }
                 Step::Revert { index } => self.revert(index).await?,
             };
             let duration = started.elapsed();
@@ -333,13 +341,18 @@ impl<'o, D: Driver> Migrator<'o, D> {
         }
     }
 
-    async fn apply(&mut self, index: usize, resume_from: u32) -> Result<StepOutcome, MigrateError> {
+    async fn apply(
+        &mut self,
+        index: usize,
+        resume_from: u32,
+        ran_before: Option<&str>,
+    ) -> Result<StepOutcome, MigrateError> {
         let dialect = self.dialect();
         let migration = &self.set.migrations[index];
         let statements = split_statements(&migration.up.sql, dialect);
         let texts: Vec<&str> = statements.iter().map(|s| s.text).collect();
         let total = texts.len() as i32;
-        let row = |status, done: Option<i32>, error: Option<&'static str>| NewRow {
+        let row = |status, done: Option<i32>| NewRow {
             version: migration.version.as_str(),
             name: &migration.name,
             checksum: &migration.checksum,
@@ -348,12 +361,12 @@ impl<'o, D: Driver> Migrator<'o, D> {
             applied_by: &self.options.applied_by,
             statements_done: done,
             statements_total: done.map(|_| total),
-            error,
+            progress_checksum: None,
+            error: None,
         };
 
         if migration.up.transaction {
-            let mut new_row = row(RowStatus::Applied, None, None);
-            new_row.started = Instant::now();
+            let new_row = row(RowStatus::Applied, None);
             return match self.driver.apply_in_transaction(&texts, &new_row).await {
                 Ok(outcome) => Ok(outcome),
                 Err(ExecError::Driver(error)) => Err(error.into()),
@@ -368,25 +381,40 @@ impl<'o, D: Driver> Migrator<'o, D> {
             };
         }
 
+        // Resuming is only safe when the statements that ran are the ones in the file now.
+        let resume = resume_from as usize;
+        if resume > 0 && ran_before.is_some_and(|ran| ran != ProgressChecksum::of_prefix(&texts, resume)) {
+            return Err(MigrateError::Usage(format!(
+                "{} (version {}) stopped after statement {resume} of an earlier text, and statements 1 to {resume} have been edited since, so resuming would skip the edits\n  fix: restore the text of those statements, or undo what they did by hand and delete the version's row from the history table",
+                migration.up.path.display(),
+                migration.version
+            )));
+        }
+
         // No transaction: one statement at a time, progress recorded after each, so a
-        // failure leaves a row that says how far it got and the next run resumes there.
+        // failure leaves a row with how far it got, and the next run resumes there.
         self.driver.verify_lock().await?;
         let started = Instant::now();
-        for (index, statement) in texts.iter().enumerate().skip(resume_from as usize) {
+        let mut progress = ProgressChecksum::default();
+        for statement in texts.iter().take(resume) {
+            progress.push(statement);
+        }
+        for (index, statement) in texts.iter().enumerate().skip(resume) {
             if let Err(error) = self.driver.execute_autocommit(statement).await {
                 let done = index as i32;
                 let message = error.to_string();
-                let mut failed = row(
-                    if done == 0 {
-                        RowStatus::Failed
-                    } else {
-                        RowStatus::Partial
-                    },
-                    Some(done),
-                    None,
-                );
-                failed.started = started;
-                failed.error = Some(message.as_str());
+                let ran = progress.hex();
+                let status = if done == 0 {
+                    RowStatus::Failed
+                } else {
+                    RowStatus::Partial
+                };
+                let failed = NewRow {
+                    started,
+                    progress_checksum: Some(&ran),
+                    error: Some(&message),
+                    ..row(status, Some(done))
+                };
                 self.driver.upsert_row(&failed).await?;
                 let failure = StatementFailure { index, error };
                 return Err(sql_failure(
@@ -395,23 +423,32 @@ impl<'o, D: Driver> Migrator<'o, D> {
                     &statements,
                     failure,
                     dialect,
-                    done as usize,
+                    index,
                 ));
             }
+            progress.push(statement);
             let done = index as i32 + 1;
             let status = if done == total {
                 RowStatus::Applied
             } else {
                 RowStatus::Partial
             };
-            let mut progress = row(status, Some(done), None);
-            progress.started = started;
-            self.driver.upsert_row(&progress).await?;
+            let ran = progress.hex();
+            let recorded = NewRow {
+                started,
+                progress_checksum: Some(&ran),
+                ..row(status, Some(done))
+            };
+            self.driver.upsert_row(&recorded).await?;
         }
         if total == 0 || resume_from as i32 >= total {
-            let mut done = row(RowStatus::Applied, Some(total), None);
-            done.started = started;
-            self.driver.upsert_row(&done).await?;
+            let ran = progress.hex();
+            let recorded = NewRow {
+                started,
+                progress_checksum: Some(&ran),
+                ..row(RowStatus::Applied, Some(total))
+            };
+            self.driver.upsert_row(&recorded).await?;
         }
         Ok(StepOutcome::Done)
     }
@@ -493,6 +530,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
             applied_by: &self.options.applied_by,
             statements_done: None,
             statements_total: None,
+            progress_checksum: None,
             error: None,
         };
         self.driver.upsert_row(&row).await?;
@@ -530,6 +568,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
                         applied_by: &self.options.applied_by,
                         statements_done: row.statements_done,
                         statements_total: row.statements_total,
+                        progress_checksum: row.progress_checksum.as_deref(),
                         error: None,
                     };
                     self.driver.upsert_row(&updated).await?;
@@ -604,6 +643,15 @@ fn sql_failure(
     }))
 }
 
+/// "Statement 1" or "Statements 1 to N", for advice texts.
+fn statements_ran(done: usize) -> String {
+    match done {
+        0 => "No statement".to_string(),
+        1 => "Statement 1".to_string(),
+        n => format!("Statements 1 to {n}"),
+    }
+}
+
 fn failure_advice(
     script: &Script,
     statement: &Statement<'_>,
@@ -620,11 +668,14 @@ fn failure_advice(
             "This migration runs without a transaction. None of its {total} statements ran (history status: failed). Fix the statement and run `underpin migrate up` again."
         ),
         Direction::Up => format!(
-            "This migration runs without a transaction. Statements 1 to {done} of {total} ran and stay applied (history status: partial). Fix statement {} and run `underpin migrate up` to resume from it.",
+            "This migration runs without a transaction. {} of {total} ran and {} applied (history status: partial). Fix statement {} and run `underpin migrate up` to resume from it.",
+            statements_ran(done),
+            if done == 1 { "stays" } else { "stay" },
             done + 1
         ),
         Direction::Down => format!(
-            "This down script runs without a transaction. Statements 1 to {done} of {total} ran; history still lists the migration as applied. Fix the script (statements that already ran must be safe to run again, e.g. `IF EXISTS`) and run `underpin migrate down` again."
+            "This down script runs without a transaction. {} of {total} ran; history still lists the migration as applied. Fix the script (statements that already ran must be safe to run again, e.g. `IF EXISTS`) and run `underpin migrate down` again.",
+            statements_ran(done)
         ),
     };
     if let TxRequirement::OutsideTransaction(construct) = classify(statement.text, dialect)

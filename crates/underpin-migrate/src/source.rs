@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::path::{Path, PathBuf};
 
-use underpin_db::sql::Dialect;
+use underpin_db::sql::{Dialect, split_statements};
 
 use crate::checksum::{canonicalize, checksum};
 use crate::migration::{Format, Migration, Script};
@@ -450,15 +450,10 @@ impl Loader {
     fn load_diesel(&mut self, files: &[SourceFile]) {
         let mut folders: BTreeMap<&str, Vec<&SourceFile>> = BTreeMap::new();
         for file in files {
-            match file.relative.split_once('/') {
-                Some((folder, _)) => folders.entry(folder).or_default().push(file),
-                None if file.relative.ends_with(".sql") => self.problem(
-                    &file.display,
-                    None,
-                    "a loose `.sql` file in a diesel migrations folder".to_string(),
-                    "move it into a `<version>_<name>/up.sql` folder",
-                ),
-                None => {}
+            // diesel reads only folders, so loose files (READMEs, data scripts) are not
+            // migrations.
+            if let Some((folder, _)) = file.relative.split_once('/') {
+                folders.entry(folder).or_default().push(file);
             }
         }
 
@@ -687,6 +682,16 @@ impl Loader {
     /// Runs the SQL checks on a parsed migration and keeps it.
     fn accept(&mut self, raw: RawMigration) {
         let dialect = self.options.dialect;
+        // A down script without statements (such as `-- Not reversible`) would delete the
+        // history row and leave the schema as it is, so it counts as no down script.
+        let mut raw = raw;
+        if raw
+            .down
+            .as_ref()
+            .is_some_and(|down| split_statements(&down.sql, dialect).is_empty())
+        {
+            raw.down = None;
+        }
         for script in std::iter::once(&raw.up).chain(raw.down.as_ref()) {
             self.problems.extend(check_script(script, raw.format, dialect));
             self.warnings.extend(long_identifier_warnings(script, dialect));

@@ -351,3 +351,35 @@ fn require_down_rejects_missing_down() {
     .unwrap_err();
     assert!(error.to_string().contains("has no down script"), "{error}");
 }
+
+#[test]
+fn empty_down_counts_as_missing() {
+    // A down of only `-- Not reversible` would delete the history row and change nothing.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[(
+            "1_a.sql",
+            "-- migrate:up\nCREATE TABLE a (id int);\n-- migrate:down\n-- Not reversible\n",
+        )],
+    );
+    let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
+    assert!(set.migrations[0].down.is_none());
+}
+
+#[test]
+fn diesel_loose_files_are_not_migrations() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("2024-01-01-000000_a/up.sql", "CREATE TABLE a (id int);"),
+            ("2024-01-01-000000_a/down.sql", "DROP TABLE a;"),
+            ("data_seed.sql", "INSERT INTO a VALUES (1);"),
+            ("README.md", "# migrations"),
+        ],
+    );
+    let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
+    assert_eq!(set.format, Some(Format::Diesel));
+    assert_eq!(set.migrations.len(), 1);
+}

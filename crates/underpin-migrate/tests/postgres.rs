@@ -676,3 +676,93 @@ async fn history_table_name_and_schema_configurable() {
     let count: i64 = pg_scalar(&url, "SELECT count(*) FROM ops.\"Schema History\"").await;
     assert_eq!(count, 1);
 }
+
+#[tokio::test]
+async fn resume_rejected_after_prefix_edit() {
+    // Statements that already ran were edited: resuming would skip the edit.
+    let url = fresh_pg_database("resume_edit").await;
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[(
+            "1_a.sql",
+            "-- migrate:up transaction:false\nCREATE TABLE a (id int);\nSELECT nope;\n",
+        )],
+    );
+    pg_migrator(&url, dir.path()).await.run(&up()).await.unwrap_err();
+    write_files(
+        dir.path(),
+        &[(
+            "1_a.sql",
+            "-- migrate:up transaction:false\nCREATE TABLE a (id int, email text);\nSELECT 1;\n",
+        )],
+    );
+    let error = pg_migrator(&url, dir.path()).await.run(&up()).await.unwrap_err();
+    assert!(error.to_string().contains("have been edited since"), "{error}");
+    assert_eq!(
+        pg_history(&url).await,
+        vec![("1".to_string(), "partial".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn session_settings_reset_between_migrations() {
+    // One run and several --step 1 runs give the same schema, and SET ROLE in a migration
+    // does not apply to the history write.
+    let url = fresh_pg_database("session_reset").await;
+    let role = format!("migration_owner_{}", std::process::id());
+    let mut admin = connect_postgres(&url).await.unwrap();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role}; GRANT CREATE, USAGE ON SCHEMA public TO {role}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("1_a.sql", "CREATE SCHEMA app;\nSET search_path TO app;\n"),
+            ("2_b.sql", "CREATE TABLE t (id int);\n"),
+            (
+                "3_c.sql",
+                &format!("SET ROLE {role};\nCREATE TABLE owned (id int);\n"),
+            ),
+        ],
+    );
+    pg_migrator(&url, dir.path()).await.run(&up()).await.unwrap();
+    let schema: String = pg_scalar(
+        &url,
+        "SELECT schemaname::text FROM pg_tables WHERE tablename = 't'",
+    )
+    .await;
+    assert_eq!(schema, "public");
+    let owner: String = pg_scalar(
+        &url,
+        "SELECT tableowner::text FROM pg_tables WHERE tablename = 'owned'",
+    )
+    .await;
+    assert_eq!(owner, role);
+    assert_eq!(pg_history(&url).await.len(), 3);
+}
+
+#[tokio::test]
+async fn first_up_without_create_on_database() {
+    // A role that may create tables in public, but not schemas, can run the first `up`.
+    let url = fresh_pg_database("no_create_db").await;
+    let role = format!("app_{}", std::process::id());
+    let mut admin = connect_postgres(&url).await.unwrap();
+    let database = url.expose().rsplit('/').next().unwrap().to_string();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE \"{database}\" FROM PUBLIC; GRANT USAGE, CREATE ON SCHEMA public TO {role}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let app_url =
+        underpin_db::DatabaseUrl::parse(&url.expose().replacen("postgres@", &format!("{role}@"), 1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &[("1_a.sql", "CREATE TABLE a (id int);")]);
+    pg_migrator(&app_url, dir.path()).await.run(&up()).await.unwrap();
+    assert_eq!(pg_history(&url).await.len(), 1);
+}

@@ -96,8 +96,8 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "VERSION", conflicts_with = "step")]
         to: Option<String>,
         /// Apply at most N migrations.
-        #[arg(long, value_name = "N")]
-        step: Option<usize>,
+        #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+        step: Option<u64>,
         /// Apply pending migrations older than the newest applied one.
         #[arg(long)]
         allow_out_of_order: bool,
@@ -111,8 +111,8 @@ pub enum MigrateCommand {
         #[arg(long, value_name = "VERSION", conflicts_with_all = ["step", "all"])]
         to: Option<String>,
         /// Roll back the newest N migrations.
-        #[arg(long, value_name = "N", conflicts_with = "all")]
-        step: Option<usize>,
+        #[arg(long, value_name = "N", conflicts_with = "all", value_parser = clap::value_parser!(u64).range(1..))]
+        step: Option<u64>,
         /// Roll back every applied migration.
         #[arg(long)]
         all: bool,

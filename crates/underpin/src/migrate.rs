@@ -160,12 +160,12 @@ async fn execute<D: Driver>(
             ..
         } => Some(Request::Up {
             to: to.as_deref().map(parse_version).transpose()?,
-            step: *step,
+            step: step.map(|n| n as usize),
             allow_out_of_order: *allow_out_of_order,
         }),
         MigrateCommand::Down { to, step, all, .. } => Some(Request::Down {
             to: to.as_deref().map(parse_version).transpose()?,
-            step: *step,
+            step: step.map(|n| n as usize),
             all: *all,
         }),
         MigrateCommand::Redo { .. } => Some(Request::Redo),

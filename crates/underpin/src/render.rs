@@ -217,7 +217,10 @@ impl Output {
                 }
             } else if let Some(statement) = step.resumed_at_statement {
                 // The step itself printed as it finished; only the resume is news here.
-                text.push_str(&format!("{} resumed at statement {statement}\n", step.version));
+                text.push_str(&format!(
+                    "version {} resumed at statement {statement}\n",
+                    step.version
+                ));
             }
         }
         if report.steps.is_empty() {
@@ -299,8 +302,9 @@ impl Output {
             .filter(|m| m.state == State::Applied)
             .count();
         text.push_str(&format!(
-            "\n{} migrations: {applied} applied, {} pending ({} history table {})\n",
+            "\n{} migration{}: {applied} applied, {} pending ({} history table {})\n",
             report.migrations.len(),
+            if report.migrations.len() == 1 { "" } else { "s" },
             report.pending,
             report.backend,
             report.history_table

@@ -172,6 +172,8 @@ pub struct NewRow<'a> {
     pub applied_by: &'a str,
     pub statements_done: Option<i32>,
     pub statements_total: Option<i32>,
+    /// For no-transaction migrations: checksum of the statements that ran.
+    pub progress_checksum: Option<&'a str>,
     pub error: Option<&'a str>,
 }
 

@@ -31,7 +31,7 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 /// How often a lock taken on an unreachable session is retried before giving up.
 const UNLOCK_ATTEMPTS: usize = 20;
 
-const COLUMNS: &str = "version, name, checksum, checksum_algorithm, status, execution_ms, applied_by, statements_done, statements_total, error";
+const COLUMNS: &str = "version, name, checksum, checksum_algorithm, status, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error";
 
 pub struct PostgresDriver {
     conn: PgConnection,
@@ -115,7 +115,7 @@ impl PostgresDriver {
     /// The SELECT list for a history row, in [`COLUMNS`] order.
     fn row_values(row: &NewRow<'_>) -> String {
         format!(
-            "{}, {}, {}, {}, {}, {}, pg_catalog.concat(current_user, ' (', {}::text, ')'), {}, {}, {}",
+            "{}, {}, {}, {}, {}, {}, pg_catalog.concat(current_user, ' (', {}::text, ')'), {}, {}, {}, {}",
             quote_literal(row.version),
             quote_literal(row.name),
             quote_literal(row.checksum),
@@ -125,6 +125,7 @@ impl PostgresDriver {
             quote_literal(row.applied_by),
             optional_int(row.statements_done),
             optional_int(row.statements_total),
+            optional_text(row.progress_checksum),
             optional_text(row.error),
         )
     }
@@ -141,7 +142,7 @@ impl PostgresDriver {
             "{} ON CONFLICT (version) DO UPDATE SET name = EXCLUDED.name, checksum = EXCLUDED.checksum,
     checksum_algorithm = EXCLUDED.checksum_algorithm, status = EXCLUDED.status, applied_at = pg_catalog.now(),
     execution_ms = EXCLUDED.execution_ms, applied_by = EXCLUDED.applied_by, statements_done = EXCLUDED.statements_done,
-    statements_total = EXCLUDED.statements_total, error = EXCLUDED.error",
+    statements_total = EXCLUDED.statements_total, progress_checksum = EXCLUDED.progress_checksum, error = EXCLUDED.error",
             Self::insert_if_locked(&self.name, &self.holds_lock(), row)
         )
     }
@@ -194,10 +195,11 @@ impl PostgresDriver {
         // clears the owner token so the next runner on that session can take the lock.
         let setting = quote_literal(&self.owner_setting);
         let sql = format!(
-            "SELECT CASE WHEN pg_catalog.current_setting({setting}, true) = {} THEN pg_catalog.pg_advisory_unlock({}, {}) AND pg_catalog.set_config({setting}, '', false) IS NOT NULL ELSE false END",
-            quote_literal(&self.token),
+            "SELECT CASE WHEN pg_catalog.current_setting({setting}, true) = {token} THEN pg_catalog.pg_advisory_unlock({}, {}) ELSE false END,
+                    CASE WHEN pg_catalog.current_setting({setting}, true) = {token} THEN pg_catalog.set_config({setting}, '', false) END",
             self.lock_key.0,
             self.lock_key.1,
+            token = quote_literal(&self.token),
         );
         self.fetch_bool(sql, "releasing the migration lock").await
     }
@@ -235,6 +237,32 @@ impl PostgresDriver {
         Ok(())
     }
 
+    /// Returns the statements that undo session settings a migration made (`SET
+    /// search_path`, `SET ROLE`, `SET lock_timeout` …), so they neither leak into the next
+    /// migration nor apply to the history write, and one run and several `--step 1` runs
+    /// give the same result. `RESET ALL` also clears the dead-client check set at connect
+    /// and the lock's owner token, so both are set again.
+    fn reset_sql(&self) -> String {
+        let mut sql = String::from("RESET ROLE; RESET ALL");
+        if self
+            .conn
+            .server_version_num()
+            .is_some_and(|version| version >= 140000)
+        {
+            sql.push_str("; SET client_connection_check_interval = '1s'");
+        }
+        // Behind a pooler this may be another server session than the one holding the lock;
+        // only the holder gets the token back.
+        sql.push_str(&format!(
+            "; SELECT pg_catalog.set_config({}, {}, false) FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = pg_catalog.pg_backend_pid() AND classid = {}::oid AND objid = {}::oid AND objsubid = 2 AND granted",
+            quote_literal(&self.owner_setting),
+            quote_literal(&self.token),
+            self.lock_key.0,
+            self.lock_key.1
+        ));
+        sql
+    }
+
     /// Runs statements in one transaction, then the history statement `record` renders,
     /// which must change one row; zero rows means this session does not hold the lock, and
     /// everything rolls back. `record` renders after the statements so a recorded execution
@@ -244,12 +272,22 @@ impl PostgresDriver {
         statements: &[&str],
         record: impl FnOnce() -> String,
     ) -> Result<StepOutcome, ExecError> {
+        let reset = self.reset_sql();
         let mut tx = self
             .conn
             .begin()
             .await
             .map_err(|e| DriverError::database("starting a transaction", &e))?;
         run_statements(&mut tx, statements).await?;
+        sqlx::raw_sql(AssertSqlSafe(reset))
+            .execute(&mut *tx)
+            .await
+            .map_err(|e| {
+                ExecError::Driver(DriverError::database(
+                    "resetting session settings after the migration",
+                    &e,
+                ))
+            })?;
         let done = sqlx::raw_sql(AssertSqlSafe(record()))
             .execute(&mut *tx)
             .await
@@ -282,9 +320,21 @@ impl Driver for PostgresDriver {
         if self.history_exists().await? {
             return Ok(());
         }
+        // CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database, which a role that
+        // may only create tables in an existing schema lacks, so it runs only when needed.
+        let schema_exists = format!(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_namespace WHERE nspname = {})",
+            quote_literal(&self.table.schema)
+        );
+        if !self
+            .fetch_bool(schema_exists, "looking for the history table's schema")
+            .await?
+        {
+            let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.table.schema));
+            self.execute(sql, "creating the history table's schema").await?;
+        }
         let sql = format!(
-            "CREATE SCHEMA IF NOT EXISTS {schema};
-CREATE TABLE IF NOT EXISTS {name} (
+            "CREATE TABLE IF NOT EXISTS {name} (
     version            text PRIMARY KEY,
     name               text NOT NULL,
     checksum           text NOT NULL,
@@ -295,10 +345,10 @@ CREATE TABLE IF NOT EXISTS {name} (
     applied_by         text NOT NULL,
     statements_done    integer,
     statements_total   integer,
+    progress_checksum  text,
     error              text
 );
 COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit by hand; use underpin migrate.'",
-            schema = quote_ident(&self.table.schema),
             name = self.name
         );
         self.execute(sql, "creating the history table").await?;
@@ -307,7 +357,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
         let sql = format!(
-            "SELECT version, name, checksum, checksum_algorithm, status, applied_at::text AS applied_at, execution_ms, applied_by, statements_done, statements_total, error FROM {}",
+            "SELECT version, name, checksum, checksum_algorithm, status, applied_at::text AS applied_at, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error FROM {}",
             self.name
         );
         let rows = sqlx::raw_sql(AssertSqlSafe(sql))
@@ -512,6 +562,7 @@ fn row_to_applied(row: &PgRow) -> Result<AppliedMigration, DriverError> {
         applied_by: row.try_get("applied_by").map_err(get_error)?,
         statements_done: row.try_get("statements_done").map_err(get_error)?,
         statements_total: row.try_get("statements_total").map_err(get_error)?,
+        progress_checksum: row.try_get("progress_checksum").map_err(get_error)?,
         error: row.try_get("error").map_err(get_error)?,
     })
 }

@@ -34,8 +34,8 @@ struct Queries {
 impl Queries {
     fn new(table: &HistoryTable) -> Queries {
         let name = quote_ident(&table.table);
-        let columns = "version, name, checksum, checksum_algorithm, status, execution_ms, applied_by, statements_done, statements_total, error";
-        let values = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10";
+        let columns = "version, name, checksum, checksum_algorithm, status, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error";
+        let values = "?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11";
         Queries {
             exists: "SELECT EXISTS (SELECT 1 FROM sqlite_schema WHERE type = 'table' AND name = ?1)",
             create: format!(
@@ -50,11 +50,12 @@ impl Queries {
     applied_by         TEXT NOT NULL,
     statements_done    INTEGER,
     statements_total   INTEGER,
+    progress_checksum  TEXT,
     error              TEXT
 )"
             ),
             select: format!(
-                "SELECT version, name, checksum, checksum_algorithm, status, applied_at, execution_ms, applied_by, statements_done, statements_total, error FROM {name}"
+                "SELECT version, name, checksum, checksum_algorithm, status, applied_at, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error FROM {name}"
             ),
             row_exists: format!("SELECT EXISTS (SELECT 1 FROM {name} WHERE version = ?1)"),
             insert: format!("INSERT INTO {name} ({columns}) VALUES ({values})"),
@@ -64,7 +65,7 @@ ON CONFLICT (version) DO UPDATE SET name = excluded.name, checksum = excluded.ch
     checksum_algorithm = excluded.checksum_algorithm, status = excluded.status,
     applied_at = strftime('%Y-%m-%d %H:%M:%f+00', 'now'), execution_ms = excluded.execution_ms,
     applied_by = excluded.applied_by, statements_done = excluded.statements_done,
-    statements_total = excluded.statements_total, error = excluded.error"
+    statements_total = excluded.statements_total, progress_checksum = excluded.progress_checksum, error = excluded.error"
             ),
             delete: format!("DELETE FROM {name} WHERE version = ?1"),
         }
@@ -108,6 +109,7 @@ fn bind_row<'q>(
         .bind(row.applied_by)
         .bind(row.statements_done)
         .bind(row.statements_total)
+        .bind(row.progress_checksum)
         .bind(row.error)
 }
 
@@ -155,6 +157,7 @@ impl Driver for SqliteDriver {
                     applied_by: row.try_get("applied_by").map_err(get_error)?,
                     statements_done: row.try_get("statements_done").map_err(get_error)?,
                     statements_total: row.try_get("statements_total").map_err(get_error)?,
+                    progress_checksum: row.try_get("progress_checksum").map_err(get_error)?,
                     error: row.try_get("error").map_err(get_error)?,
                 })
             })
