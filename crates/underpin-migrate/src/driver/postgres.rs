@@ -272,22 +272,27 @@ impl PostgresDriver {
         statements: &[&str],
         record: impl FnOnce() -> String,
     ) -> Result<StepOutcome, ExecError> {
-        let reset = self.reset_sql();
+        let reset = statements
+            .iter()
+            .any(|s| changes_session(s))
+            .then(|| self.reset_sql());
         let mut tx = self
             .conn
             .begin()
             .await
             .map_err(|e| DriverError::database("starting a transaction", &e))?;
         run_statements(&mut tx, statements).await?;
-        sqlx::raw_sql(AssertSqlSafe(reset))
-            .execute(&mut *tx)
-            .await
-            .map_err(|e| {
-                ExecError::Driver(DriverError::database(
-                    "resetting session settings after the migration",
-                    &e,
-                ))
-            })?;
+        if let Some(reset) = reset {
+            sqlx::raw_sql(AssertSqlSafe(reset))
+                .execute(&mut *tx)
+                .await
+                .map_err(|e| {
+                    ExecError::Driver(DriverError::database(
+                        "resetting session settings after the migration",
+                        &e,
+                    ))
+                })?;
+        }
         let done = sqlx::raw_sql(AssertSqlSafe(record()))
             .execute(&mut *tx)
             .await
@@ -529,6 +534,19 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
         row.try_get(0)
             .map_err(|e| DriverError::database("reading the current user", &e))
     }
+}
+
+/// Whether a statement may change session settings: `SET`, `RESET`, or a `set_config` call.
+/// Only migrations with such a statement pay for the reset round trip.
+fn changes_session(statement: &str) -> bool {
+    let start = statement.trim_start();
+    let keyword = start
+        .split(|c: char| !c.is_ascii_alphabetic())
+        .next()
+        .unwrap_or("");
+    keyword.eq_ignore_ascii_case("set")
+        || keyword.eq_ignore_ascii_case("reset")
+        || start.to_ascii_lowercase().contains("set_config")
 }
 
 /// Runs statements one at a time so a failure names its statement.
