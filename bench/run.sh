@@ -8,28 +8,35 @@
 #   (a) apply SIZE trivial migrations to an empty database
 #   (b) a no-op `up` with SIZE migrations applied (whole process time)
 #   (c) roll all SIZE migrations back
-#   (d) underpin and psql at every size in BIG_SIZES, and underpin's peak memory
-# plus an untimed count of the statements each tool sends per migration (log_statement=all).
+#   (d) underpin and psql at every size in BIG_SIZES, and peak memory
+# plus two untimed analyses: the statements each tool sends per migration (log_statement =
+# 'all'), and the server's planning and execution time per statement (pg_stat_statements).
+#
+# (a), (c) and (d) run in RUNS rounds. Each round is one hyperfine call that runs every command
+# once, in an order rotated by one per round, so a slow drift in the machine's speed spreads
+# over all tools instead of landing on whichever ran last. report.py merges the rounds.
 #
 # Environment overrides (defaults in brackets):
 #   SIZE [1000]                   migrations in (a)-(c)
 #   BIG_SIZES ["1000 5000 10000"] set sizes for (d)
-#   RUNS [5]                      timed runs per command in (a), (c) and (d)
+#   RUNS [5]                      rounds in (a), (c) and (d)
 #   NOOP_RUNS [20]                timed runs per command in (b), after 3 warm-up runs
-#   ROUNDTRIP_SIZE [100]          migrations in the statement count
+#   ROUNDTRIP_SIZE [100]          migrations in the statement count (and twice as many)
 #   PEERS ["diesel sqlx dbmate node-pg-migrate"]
 #   PORT [61432]                  port of the throwaway cluster on 127.0.0.1
 #   PG_BINDIR [/usr/lib/postgresql/15/bin]
+#   BENCH_PG_DIR [/dev/shm/underpin-bench-pg]  cluster folder; on tmpfs by default because
+#                                 other jobs' disk writes made ext4 timings vary up to 4x
 #   BENCH_TOOLS [~/.cache/underpin-bench]  where missing peers are installed
-#   BENCH_OUT [/tmp/underpin-bench]        generated sets, cluster, results, report.md
-#   MAX_LOAD [1.0] LOAD_WAIT_MINUTES [20]  before timing, wait until the 1-minute load
+#   BENCH_OUT [/tmp/underpin-bench]        generated sets, results, report.md
+#   MAX_LOAD [1.0] LOAD_WAIT_MINUTES [20]  before each scenario, wait until the 1-minute load
 #                                 average is below MAX_LOAD, for at most LOAD_WAIT_MINUTES
 #
 # A quick try of the whole pipeline:
-#   SIZE=50 BIG_SIZES="50 100" RUNS=2 NOOP_RUNS=3 LOAD_WAIT_MINUTES=0 bash bench/run.sh
+#   SIZE=50 BIG_SIZES="50 100" RUNS=2 NOOP_RUNS=3 ROUNDTRIP_SIZE=10 LOAD_WAIT_MINUTES=0 bash bench/run.sh
 #
 # Installing peers needs root (apt-get for hyperfine and libpq-dev), cargo and npm. The
-# results land in $BENCH_OUT/results (hyperfine JSON, /usr/bin/time -v output) and
+# results land in $BENCH_OUT/results (hyperfine JSON, /usr/bin/time -v output, TSV files) and
 # $BENCH_OUT/report.md, which bench/report.py renders from them.
 set -euo pipefail
 
@@ -46,6 +53,7 @@ ROUNDTRIP_SIZE=${ROUNDTRIP_SIZE:-100}
 PEERS=${PEERS:-"diesel sqlx dbmate node-pg-migrate"}
 PORT=${PORT:-61432}
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+BENCH_PG_DIR=${BENCH_PG_DIR:-/dev/shm/underpin-bench-pg}
 BENCH_TOOLS=${BENCH_TOOLS:-$HOME/.cache/underpin-bench}
 BENCH_OUT=${BENCH_OUT:-/tmp/underpin-bench}
 MAX_LOAD=${MAX_LOAD:-1.0}
@@ -56,7 +64,7 @@ readonly diesel_version=2.3.14
 readonly sqlx_version=0.9.0
 readonly dbmate_version=2.36.0
 readonly node_pg_migrate_version=9.0.0
-readonly pg_version=8.23.1
+readonly node_pg_version=8.23.1
 
 log() { printf '%s: %s\n' "$script" "$*" >&2; }
 die() {
@@ -72,11 +80,14 @@ check_settings() {
   for name in $BIG_SIZES; do
     [[ $name =~ ^[0-9]+$ ]] || die "BIG_SIZES contains '$name', which is not a whole number"
   done
-  ((RUNS >= 2 && NOOP_RUNS >= 2)) || die "RUNS and NOOP_RUNS must be at least 2 (hyperfine needs two runs for a spread)"
+  ((RUNS >= 2 && NOOP_RUNS >= 2)) || die "RUNS and NOOP_RUNS must be at least 2, so that a median and a spread exist"
+  ((SIZE >= 1 && ROUNDTRIP_SIZE >= 1)) || die "SIZE and ROUNDTRIP_SIZE must be at least 1"
   [[ $MAX_LOAD =~ ^[0-9]+(\.[0-9]+)?$ ]] || die "MAX_LOAD='$MAX_LOAD' is not a number"
   # Commands reach hyperfine as shell strings, so a path with spaces would split.
-  [[ $BENCH_OUT != *[[:space:]]* && $BENCH_TOOLS != *[[:space:]]* && $repo != *[[:space:]]* ]] ||
-    die "BENCH_OUT, BENCH_TOOLS and the repository path must not contain spaces"
+  local path
+  for path in "$BENCH_OUT" "$BENCH_TOOLS" "$BENCH_PG_DIR" "$PG_BINDIR" "$repo"; do
+    [[ $path != *[[:space:]]* ]] || die "the path '$path' contains a space; pick one without (BENCH_OUT, BENCH_TOOLS, BENCH_PG_DIR, PG_BINDIR)"
+  done
 }
 
 has_peer() { [[ " $PEERS " == *" $1 "* ]]; }
@@ -88,13 +99,13 @@ apt_install() {
     die "apt-get install $* failed; see $BENCH_OUT/apt.log"
 }
 
-# Installs every missing tool. The cargo builds take several minutes each on 2 cores.
+# Installs every missing tool. The two cargo builds take several minutes each on 2 cores.
 install_tools() {
   mkdir -p "$BENCH_TOOLS"
   command -v hyperfine >/dev/null || apt_install hyperfine
+  [[ -x /usr/bin/time ]] || apt_install time
   [[ -x $PG_BINDIR/postgres && -x $PG_BINDIR/psql ]] ||
     die "$PG_BINDIR/postgres or $PG_BINDIR/psql not found; install the server (apt-get install postgresql) or set PG_BINDIR"
-  [[ -x /usr/bin/time ]] || apt_install time
 
   if has_peer diesel && [[ ! -x $BENCH_TOOLS/bin/diesel ]]; then
     dpkg -s libpq-dev >/dev/null 2>&1 || apt_install libpq-dev
@@ -109,11 +120,12 @@ install_tools() {
   fi
   if { has_peer dbmate && [[ ! -d $BENCH_TOOLS/node/node_modules/dbmate ]]; } ||
     { has_peer node-pg-migrate && [[ ! -d $BENCH_TOOLS/node/node_modules/node-pg-migrate ]]; }; then
+    command -v npm >/dev/null || die "npm not found; install Node.js and npm, or leave dbmate and node-pg-migrate out of PEERS"
     log "installing dbmate, node-pg-migrate and pg from npm into $BENCH_TOOLS/node"
     mkdir -p "$BENCH_TOOLS/node"
     [[ -f $BENCH_TOOLS/node/package.json ]] || printf '{"private": true}\n' >"$BENCH_TOOLS/node/package.json"
     npm install --prefix "$BENCH_TOOLS/node" --no-audit --no-fund --save-exact \
-      "dbmate@$dbmate_version" "node-pg-migrate@$node_pg_migrate_version" "pg@$pg_version" >&2
+      "dbmate@$dbmate_version" "node-pg-migrate@$node_pg_migrate_version" "pg@$node_pg_version" >&2
   fi
 }
 
@@ -145,13 +157,12 @@ generate_sets() {
 }
 
 start_cluster() {
-  local dir=$BENCH_OUT/pg
-  if [[ -f $dir/bindir ]]; then
-    bash "$repo/scripts/pg-cluster.sh" stop "$dir" || true
+  if [[ -f $BENCH_PG_DIR/bindir ]]; then
+    bash "$repo/scripts/pg-cluster.sh" stop "$BENCH_PG_DIR" || true
   fi
-  rm -rf "$dir"
-  bash "$repo/scripts/pg-cluster.sh" start "$PG_BINDIR" "$dir" "$PORT" >/dev/null
-  trap 'bash "$repo/scripts/pg-cluster.sh" stop "$BENCH_OUT/pg"' EXIT
+  rm -rf "$BENCH_PG_DIR"
+  bash "$repo/scripts/pg-cluster.sh" start "$PG_BINDIR" "$BENCH_PG_DIR" "$PORT" >/dev/null
+  trap 'bash "$repo/scripts/pg-cluster.sh" stop "$BENCH_PG_DIR"; rm -rf "$BENCH_PG_DIR"' EXIT
 }
 
 # Debian's /usr/bin/psql is a Perl wrapper that adds about 30 ms per start, so the server's own
@@ -168,14 +179,15 @@ recreate_cmd() {
 db_url() { printf 'postgres://postgres@127.0.0.1:%s/%s' "$PORT" "$1"; }
 
 # Prints the shell command with which TOOL applies every migration of set SIZE to database DB.
-# Output goes to hyperfine, which discards it; every tool writes its usual progress lines.
+# hyperfine discards the output; every tool writes its usual progress lines.
 up_cmd() {
   local tool=$1 size=$2 db=$3
   local set=$BENCH_OUT/sets/$size url
   url=$(db_url "$db")
   case $tool in
-  psql-per-file) printf '%s -d %s -f %s/psql/up-per-file.sql' "$(psql_cmd)" "$db" "$set" ;;
-  psql-single) printf '%s -d %s -f %s/psql/up-single.sql' "$(psql_cmd)" "$db" "$set" ;;
+  psql-per-file | psql-single | psql-history | psql-one-message)
+    printf '%s -d %s -f %s/psql/up-%s.sql' "$(psql_cmd)" "$db" "$set" "${tool#psql-}"
+    ;;
   underpin) printf '%s migrate --database-url %s --dir %s/native up' "$underpin" "$url" "$set" ;;
   underpin-sqlx) printf '%s migrate --database-url %s --dir %s/sqlx up' "$underpin" "$url" "$set" ;;
   underpin-diesel) printf '%s migrate --database-url %s --dir %s/diesel up' "$underpin" "$url" "$set" ;;
@@ -206,24 +218,17 @@ down_cmd() {
   esac
 }
 
-# The tools compared in (a): the psql bounds, underpin on each layout, then the chosen peers.
-up_tools() {
-  local tools=(psql-per-file psql-single underpin underpin-sqlx underpin-diesel)
-  has_peer diesel && tools+=(diesel)
-  has_peer sqlx && tools+=(sqlx)
-  has_peer dbmate && tools+=(dbmate)
-  has_peer node-pg-migrate && tools+=(node-pg-migrate node-pg-migrate-per-file)
-  printf '%s\n' "${tools[@]}"
-}
-
-# The tools compared in (b) and (c): one entry per tool and its own layout.
+# One entry per peer and its own layout; node-pg-migrate twice, with its default of one
+# transaction for the whole run and with one transaction per migration.
 peer_tools() {
-  local tools=(underpin)
-  has_peer diesel && tools+=(diesel)
-  has_peer sqlx && tools+=(sqlx)
-  has_peer dbmate && tools+=(dbmate)
-  has_peer node-pg-migrate && tools+=(node-pg-migrate)
-  printf '%s\n' "${tools[@]}"
+  has_peer diesel && echo diesel
+  has_peer sqlx && echo sqlx
+  has_peer dbmate && echo dbmate
+  if has_peer node-pg-migrate; then
+    echo node-pg-migrate
+    echo node-pg-migrate-per-file
+  fi
+  return 0
 }
 
 load_average() { cut -d ' ' -f 1 /proc/loadavg; }
@@ -235,12 +240,12 @@ wait_for_idle() {
   while true; do
     load=$(load_average)
     if awk -v load="$load" -v max="$MAX_LOAD" 'BEGIN { exit !(load < max) }'; then
-      printf '%s: started at 1-minute load %s; %s\n' "$label" "$load" "$(uptime)" >>"$results/load.txt"
+      printf '%s: started at 1-minute load %s; uptime: %s\n' "$label" "$load" "$(uptime)" >>"$results/load.txt"
       return
     fi
     if ((SECONDS >= deadline)); then
       log "warning: the 1-minute load average is still $load (limit $MAX_LOAD); measuring $label anyway"
-      printf '%s: load never dropped below %s, measured at %s; %s\n' "$label" "$MAX_LOAD" "$load" "$(uptime)" >>"$results/load.txt"
+      printf '%s: load never dropped below %s, measured at %s; uptime: %s\n' "$label" "$MAX_LOAD" "$load" "$(uptime)" >>"$results/load.txt"
       return
     fi
     log "1-minute load average $load >= $MAX_LOAD; waiting before $label"
@@ -248,23 +253,40 @@ wait_for_idle() {
   done
 }
 
-hyperfine_run() {
+# Runs RUNS rounds of hyperfine, each running every command once, the order rotated by one per
+# round. Arguments: the result name, then one triple per command: PREPARE NAME COMMAND.
+hyperfine_rounds() {
   local name=$1
   shift
-  log "hyperfine: $name"
-  hyperfine --style basic --export-json "$results/$name.json" "$@" >"$results/$name.txt"
+  local -a prepares=() names=() commands=() args
+  while (($# >= 3)); do
+    prepares+=("$1")
+    names+=("$2")
+    commands+=("$3")
+    shift 3
+  done
+  local count=${#names[@]} round k index
+  for ((round = 1; round <= RUNS; round++)); do
+    log "hyperfine: $name, round $round of $RUNS"
+    args=()
+    for ((k = 0; k < count; k++)); do
+      index=$(((k + round - 1) % count))
+      args+=(--prepare "${prepares[index]}" -n "${names[index]}" "${commands[index]}")
+    done
+    hyperfine --style basic --runs 1 --export-json "$results/$name.round$round.json" "${args[@]}" \
+      >"$results/$name.round$round.txt"
+  done
 }
 
 record_machine() {
-  local file=$results/machine.txt
   {
     echo "date: $(date -u '+%Y-%m-%d %H:%M UTC')"
     echo "uptime: $(uptime)"
     lscpu | grep -E '^(Model name|CPU\(s\)|Thread\(s\) per core|CPU max MHz|Hypervisor vendor)' || true
     echo "memory: $(free -h | awk '/^Mem:/ { print $2 }')"
     echo "kernel: $(uname -sr)"
-    echo "server: $("$PG_BINDIR/postgres" --version)"
-    echo "server settings: fsync, synchronous_commit and full_page_writes off (scripts/pg-cluster.sh)"
+    echo "server: $("$PG_BINDIR/postgres" --version), cluster in $BENCH_PG_DIR ($(df --output=fstype "$BENCH_PG_DIR" | tail -n 1))"
+    echo "server settings: fsync, synchronous_commit and full_page_writes off, pg_stat_statements loaded (scripts/pg-cluster.sh)"
     echo "psql: $("$PG_BINDIR/psql" --version)"
     echo "underpin: $("$underpin" --version) (git $(git -C "$repo" rev-parse --short HEAD)$(git -C "$repo" diff --quiet HEAD -- crates || echo ', with uncommitted changes in crates/'))"
     if has_peer diesel; then echo "diesel_cli: $("$diesel" --version | tr -s ' \n' ' ')"; fi
@@ -275,17 +297,19 @@ record_machine() {
     fi
     echo "hyperfine: $(hyperfine --version)"
     echo "settings: SIZE=$SIZE BIG_SIZES='$BIG_SIZES' RUNS=$RUNS NOOP_RUNS=$NOOP_RUNS PEERS='$PEERS'"
-  } >"$file"
+  } >"$results/machine.txt"
 }
 
-# (a) Apply SIZE migrations to a fresh database, every tool in one hyperfine run.
+# (a) Apply SIZE migrations to a fresh database: the psql bounds, underpin on each layout,
+# then the peers.
 bench_up() {
-  local args=() tool
-  while read -r tool; do
-    args+=(-n "$tool" "$(up_cmd "$tool" "$SIZE" bench)")
-  done < <(up_tools)
+  local triples=() tool prepare
+  prepare=$(recreate_cmd bench)
+  for tool in psql-per-file psql-single psql-history psql-one-message underpin underpin-sqlx underpin-diesel $(peer_tools); do
+    triples+=("$prepare" "$tool" "$(up_cmd "$tool" "$SIZE" bench)")
+  done
   wait_for_idle "a-up"
-  hyperfine_run a-up --runs "$RUNS" --prepare "$(recreate_cmd bench)" "${args[@]}"
+  hyperfine_rounds a-up "${triples[@]}"
 }
 
 # (b) A no-op up: each tool gets its own database with everything applied, then 3 warm-up and
@@ -293,58 +317,70 @@ bench_up() {
 bench_noop() {
   local args=(-n "psql SELECT 1" "$(psql_cmd) -d noop_psql -c 'SELECT 1'") tool db
   sh -c "$(recreate_cmd noop_psql)"
-  while read -r tool; do
+  for tool in underpin $(peer_tools); do
+    [[ $tool == node-pg-migrate-per-file ]] && continue
     db=noop_${tool//-/_}
     sh -c "$(recreate_cmd "$db") && $(up_cmd "$tool" "$SIZE" "$db") >/dev/null"
     args+=(-n "$tool" "$(up_cmd "$tool" "$SIZE" "$db")")
-  done < <(peer_tools)
+  done
   args+=(-n "underpin status" "$underpin migrate --database-url $(db_url noop_underpin) --dir $BENCH_OUT/sets/$SIZE/native status")
   wait_for_idle "b-noop"
-  hyperfine_run b-noop --warmup 3 --runs "$NOOP_RUNS" "${args[@]}"
+  log "hyperfine: b-noop"
+  hyperfine --style basic --warmup 3 --runs "$NOOP_RUNS" --export-json "$results/b-noop.json" "${args[@]}" \
+    >"$results/b-noop.txt"
 }
 
 # (c) Roll everything back; each tool's prepare recreates the database and applies the set
 # with that same tool, outside the timing.
 bench_down() {
-  local args=() tool
-  for tool in psql-per-file $(peer_tools) $(has_peer node-pg-migrate && echo node-pg-migrate-per-file); do
-    args+=(--prepare "$(recreate_cmd bench) && $(up_cmd "$tool" "$SIZE" bench) >/dev/null")
-    args+=(-n "$tool" "$(down_cmd "$tool" "$SIZE" bench)")
+  local triples=() tool
+  for tool in psql-per-file underpin $(peer_tools); do
+    triples+=("$(recreate_cmd bench) && $(up_cmd "$tool" "$SIZE" bench) >/dev/null" "$tool" "$(down_cmd "$tool" "$SIZE" bench)")
   done
   wait_for_idle "c-down"
-  hyperfine_run c-down --runs "$RUNS" "${args[@]}"
+  hyperfine_rounds c-down "${triples[@]}"
 }
 
-# (d) Growth with the number of migrations: underpin and the psql bound at every size.
+# (d) Growth with the number of migrations: underpin and the psql bounds at every size.
 bench_sizes() {
-  local size
+  local size tool triples
   for size in $BIG_SIZES; do
+    triples=()
+    for tool in psql-per-file psql-history underpin; do
+      triples+=("$(recreate_cmd bench)" "$tool" "$(up_cmd "$tool" "$size" bench)")
+    done
     wait_for_idle "d-size-$size"
-    hyperfine_run "d-size-$size" --runs "$RUNS" --prepare "$(recreate_cmd bench)" \
-      -n "psql-per-file" "$(up_cmd psql-per-file "$size" bench)" \
-      -n "underpin" "$(up_cmd underpin "$size" bench)"
+    hyperfine_rounds "d-size-$size" "${triples[@]}"
   done
 }
 
-# Runs a command under /usr/bin/time -v three times into results/NAME.N.time; report.py takes
-# the largest maximum resident set size.
+# Runs COMMAND under /usr/bin/time -v ATTEMPTS times into results/NAME.N.time, each after
+# PREPARE; report.py takes the largest maximum resident set size.
 measure_memory() {
-  local name=$1 prepare=$2 command=$3 attempt
-  for attempt in 1 2 3; do
+  local name=$1 attempts=$2 prepare=$3 command=$4 attempt
+  for ((attempt = 1; attempt <= attempts; attempt++)); do
     [[ -z $prepare ]] || sh -c "$prepare" >/dev/null
-    /usr/bin/time -v -o "$results/$name.$attempt.time" sh -c "exec $command" >/dev/null
+    /usr/bin/time -v -o "$results/$name.$attempt.time" sh -c "$command" >/dev/null
   done
 }
 
-# (d) Peak memory of underpin: up at every size, then no-op up and status at the largest.
+# (d) Peak memory: underpin's up at every size, then its no-op up and status at the largest
+# size; each peer's up and no-op up at SIZE for comparison. The commands run under sh -c;
+# /usr/bin/time reports the largest resident set of the process tree, which is the tool's.
 bench_memory() {
-  local size largest=0
+  local size largest=0 tool
+  log "measuring peak memory"
   for size in $BIG_SIZES; do
     ((size > largest)) && largest=$size
-    measure_memory "mem-up-$size" "$(recreate_cmd bench)" "$(up_cmd underpin "$size" bench)"
+    measure_memory "mem-underpin-up-$size" 3 "$(recreate_cmd bench)" "$(up_cmd underpin "$size" bench)"
   done
-  measure_memory "mem-noop-up-$largest" "" "$(up_cmd underpin "$largest" bench)"
-  measure_memory "mem-status-$largest" "" "$underpin migrate --database-url $(db_url bench) --dir $BENCH_OUT/sets/$largest/native status"
+  measure_memory "mem-underpin-noop-$largest" 3 "" "$(up_cmd underpin "$largest" bench)"
+  measure_memory "mem-underpin-status-$largest" 3 "" \
+    "$underpin migrate --database-url $(db_url bench) --dir $BENCH_OUT/sets/$largest/native status"
+  for tool in underpin $(peer_tools); do
+    measure_memory "mem-peer-$tool-up-$SIZE" 1 "$(recreate_cmd bench)" "$(up_cmd "$tool" "$SIZE" bench)"
+    measure_memory "mem-peer-$tool-noop-$SIZE" 1 "" "$(up_cmd "$tool" "$SIZE" bench)"
+  done
 }
 
 # Counts the statements each tool sends to apply ROUNDTRIP_SIZE and twice as many migrations,
@@ -353,8 +389,9 @@ bench_memory() {
 count_statements() {
   local out=$results/statements.tsv db=statements tool size
   local -a counts
+  log "counting statements per migration"
   printf 'tool\tsize\tstatements\tdouble size\tstatements\n' >"$out"
-  for tool in psql-per-file $(peer_tools) $(has_peer node-pg-migrate && echo node-pg-migrate-per-file); do
+  for tool in psql-per-file psql-history psql-one-message underpin $(peer_tools); do
     counts=()
     for size in "$ROUNDTRIP_SIZE" "$((2 * ROUNDTRIP_SIZE))"; do
       sh -c "$(recreate_cmd "$db")"
@@ -369,10 +406,38 @@ count_statements() {
   sh -c "$(recreate_cmd "$db")"
 }
 
-# Prints how many statements the server has logged so far. With the extended protocol the
-# server logs one `execute` line per statement, with the simple protocol one `statement` line.
+# Prints how many statements the server has logged so far. The server logs one `statement`
+# line per statement of a simple-protocol query and one `execute` line per extended-protocol
+# execution; psql's `\;` joins several statements into one query, which counts once.
 count_logged_statements() {
-  grep -cE 'LOG:  (statement|execute [^:]*):' "$BENCH_OUT/pg/server.log" || true
+  grep -cE 'LOG:  (statement|execute [^:]*):' "$BENCH_PG_DIR/server.log" || true
+}
+
+# Records the server's planning and execution time, summed per statement text, while
+# underpin and the psql history bound each apply SIZE migrations once. track_planning is on
+# only for this step.
+server_time() {
+  local out=$results/server-time.tsv tool
+  log "reading server time per statement (pg_stat_statements)"
+  $(psql_cmd) -d postgres -c 'CREATE EXTENSION IF NOT EXISTS pg_stat_statements' \
+    -c 'ALTER SYSTEM SET pg_stat_statements.track_planning = on' -c 'SELECT pg_reload_conf()' >/dev/null
+  printf 'tool\tcalls\tplan_ms\texec_ms\tstatement\n' >"$out"
+  for tool in psql-per-file psql-history underpin; do
+    sh -c "$(recreate_cmd bench)"
+    $(psql_cmd) -d postgres -c 'SELECT pg_stat_statements_reset()' >/dev/null
+    sh -c "$(up_cmd "$tool" "$SIZE" bench)" >/dev/null
+    # Statements that differ only in constants share one entry, so CREATE TABLE tNNNNN lands
+    # in SIZE entries of one call each; they are summed under one name.
+    $(psql_cmd) -d postgres -At -F $'\t' -c "
+      SELECT '$tool', sum(calls), round(sum(total_plan_time)::numeric, 1), round(sum(total_exec_time)::numeric, 1),
+             CASE WHEN query LIKE 'CREATE TABLE t%' THEN 'CREATE TABLE tN (...)'
+                  ELSE left(regexp_replace(query, '\s+', ' ', 'g'), 70) END AS statement
+      FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid
+      WHERE d.datname = 'bench'
+      GROUP BY statement HAVING sum(calls) >= $SIZE
+      ORDER BY sum(total_plan_time + total_exec_time) DESC" >>"$out"
+  done
+  $(psql_cmd) -d postgres -c 'ALTER SYSTEM RESET pg_stat_statements.track_planning' -c 'SELECT pg_reload_conf()' >/dev/null
 }
 
 main() {
@@ -389,16 +454,16 @@ main() {
   mkdir -p "$results" "$BENCH_OUT/work"
   # diesel and sqlx look for their config files upwards from here; this folder has none.
   cd "$BENCH_OUT/work"
-  export PGCONNECT_TIMEOUT=10
 
   record_machine
   count_statements
+  server_time
   bench_up
   bench_noop
   bench_down
   bench_sizes
   bench_memory
-  echo "uptime at the end: $(uptime)" >>"$results/load.txt"
+  echo "at the end: $(uptime)" >>"$results/load.txt"
 
   python3 "$bench_dir/report.py" "$results" >"$BENCH_OUT/report.md"
   log "done: $BENCH_OUT/report.md"

@@ -63,4 +63,7 @@ pub struct Migration {
     pub down: Option<Script>,
     /// Checksum of the up script's canonical text; see [`crate::checksum`].
     pub checksum: String,
+    /// What is wrong with the down script; a rollback of this migration is rejected with
+    /// these, while everything else works.
+    pub down_problems: Vec<crate::source::Problem>,
 }

@@ -222,6 +222,19 @@ pub enum PlanError {
     BelowBaseline(Version),
     #[error("nothing is applied, so there is nothing to redo")]
     NothingToRedo,
+    #[error("the down script of version {version} cannot run as written:\n{}", render_problems(.problems))]
+    InvalidDown {
+        version: Version,
+        problems: Vec<crate::source::Problem>,
+    },
+}
+
+fn render_problems(problems: &[crate::source::Problem]) -> String {
+    problems
+        .iter()
+        .map(|p| format!("- {p}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 fn render_issues(issues: &[Issue]) -> String {
@@ -358,6 +371,12 @@ fn plan_down(
             _ => continue,
         }
         let index = entry.index.expect("an applied entry with a file has an index");
+        if !migrations[index].down_problems.is_empty() {
+            return Err(PlanError::InvalidDown {
+                version: entry.version.clone(),
+                problems: migrations[index].down_problems.clone(),
+            });
+        }
         if migrations[index].down.is_none() {
             return Err(PlanError::NoDown {
                 version: entry.version.clone(),
@@ -392,6 +411,7 @@ mod tests {
             up: script("SELECT 1;"),
             down: down.then(|| script("SELECT 2;")),
             checksum: format!("sum{version}"),
+            down_problems: Vec::new(),
         }
     }
 

@@ -150,6 +150,11 @@ impl<'o, D: Driver> Migrator<'o, D> {
         &mut self.driver
     }
 
+    /// The layout of the migrations folder, if it had any files.
+    pub fn format(&self) -> Option<crate::migration::Format> {
+        self.set.format
+    }
+
     pub fn migrations(&self) -> &[Migration] {
         &self.set.migrations
     }

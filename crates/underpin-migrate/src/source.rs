@@ -518,9 +518,7 @@ impl Loader {
 
     fn parse_diesel_folder(&mut self, file: &SourceFile, folder: &str) -> Option<(Version, String)> {
         let (version_text, name) = folder.split_once('_').unwrap_or((folder, ""));
-        // diesel names folders `2017-05-18-170815_name` and records the digits only.
-        let digits: String = version_text.chars().filter(|c| *c != '-').collect();
-        match Version::parse(&digits) {
+        match Version::parse_diesel(version_text) {
             Some(version) if !name.is_empty() => Some((version, name.to_string())),
             _ => {
                 self.problem(
@@ -692,9 +690,15 @@ impl Loader {
         {
             raw.down = None;
         }
-        for script in std::iter::once(&raw.up).chain(raw.down.as_ref()) {
-            self.problems.extend(check_script(script, raw.format, dialect));
-            self.warnings.extend(long_identifier_warnings(script, dialect));
+        self.problems.extend(check_script(&raw.up, raw.format, dialect));
+        self.warnings.extend(long_identifier_warnings(&raw.up, dialect));
+        // A broken down script must not block `up` or `status` of the whole folder: it
+        // shows as a warning and stops only a rollback of this migration.
+        let mut down_problems = Vec::new();
+        if let Some(down) = &raw.down {
+            down_problems = check_script(down, raw.format, dialect);
+            self.warnings.extend(down_problems.iter().cloned());
+            self.warnings.extend(long_identifier_warnings(down, dialect));
         }
         if self.options.require_down && raw.down.is_none() {
             self.problem(
@@ -711,6 +715,7 @@ impl Loader {
             format: raw.format,
             up: raw.up,
             down: raw.down,
+            down_problems,
         });
     }
 

@@ -33,6 +33,18 @@ impl Version {
         })
     }
 
+    /// Parses a diesel folder version: `2017-05-18-170815` or the newer
+    /// `2024-07-30-140000-0000`. diesel orders versions as strings, so the 14-digit form is
+    /// padded to 18 digits; compared as numbers, the two forms then sort by date as diesel
+    /// sorts them.
+    pub fn parse_diesel(text: &str) -> Option<Version> {
+        let mut digits: String = text.chars().filter(|c| *c != '-').collect();
+        if digits.len() == 14 {
+            digits.push_str("0000");
+        }
+        Version::parse(&digits)
+    }
+
     pub fn as_str(&self) -> &str {
         &self.canonical
     }
@@ -108,6 +120,16 @@ mod tests {
         for bad in ["", "v1", "1..2", "1.", "abc", "1-2"] {
             assert!(Version::parse(bad).is_none(), "{bad}");
         }
+    }
+
+    #[test]
+    fn diesel_forms_sort_by_date() {
+        let old = Version::parse_diesel("2024-04-12-144536").unwrap();
+        let new = Version::parse_diesel("2024-07-30-140000-0000").unwrap();
+        let newest = Version::parse_diesel("2026-08-22-100000").unwrap();
+        assert!(old < new && new < newest);
+        assert_eq!(Version::parse_diesel("20240412144536"), Some(old));
+        assert_eq!(Version::parse_diesel("00000000000000").unwrap().as_str(), "0");
     }
 
     #[test]

@@ -279,7 +279,7 @@ fn four_layouts_detected() {
     for (dir, format, version, transaction) in [
         (&native, Format::Native, "20240101000000", true),
         (&pairs, Format::Pairs, "20240101000000", true),
-        (&diesel, Format::Diesel, "20240101000000", false),
+        (&diesel, Format::Diesel, "202401010000000000", false),
         (&flyway, Format::Flyway, "1.1", true),
     ] {
         let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
@@ -382,4 +382,47 @@ fn diesel_loose_files_are_not_migrations() {
     let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
     assert_eq!(set.format, Some(Format::Diesel));
     assert_eq!(set.migrations.len(), 1);
+}
+
+#[test]
+fn broken_down_blocks_only_rollback() {
+    // A down script that cannot run as marked is a warning at load time and stops only a
+    // rollback of that migration.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[(
+            "1_idx.sql",
+            "-- migrate:up\nDROP INDEX i;\n-- migrate:down\nCREATE INDEX CONCURRENTLY i ON t (c);\n",
+        )],
+    );
+    let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
+    assert_eq!(set.migrations[0].down_problems.len(), 1);
+    assert!(
+        set.warnings.iter().any(|w| w.line == Some(4)),
+        "{:?}",
+        set.warnings
+    );
+
+    let history = [underpin_migrate::history::AppliedMigration {
+        version: set.migrations[0].version.clone(),
+        name: "idx".into(),
+        checksum: set.migrations[0].checksum.clone(),
+        checksum_algorithm: underpin_migrate::checksum::ALGORITHM.into(),
+        status: underpin_migrate::history::RowStatus::Applied,
+        applied_at: String::new(),
+        execution_ms: 0,
+        applied_by: String::new(),
+        statements_done: None,
+        statements_total: None,
+        progress_checksum: None,
+        error: None,
+    }];
+    let request = underpin_migrate::Request::Down {
+        to: None,
+        step: None,
+        all: false,
+    };
+    let error = underpin_migrate::plan::plan(&set.migrations, &history, &request).unwrap_err();
+    assert!(error.to_string().contains("CREATE INDEX CONCURRENTLY"), "{error}");
 }

@@ -159,12 +159,18 @@ async fn execute<D: Driver>(
             allow_out_of_order,
             ..
         } => Some(Request::Up {
-            to: to.as_deref().map(parse_version).transpose()?,
+            to: to
+                .as_deref()
+                .map(|v| parse_version(v, migrator.format()))
+                .transpose()?,
             step: step.map(|n| n as usize),
             allow_out_of_order: *allow_out_of_order,
         }),
         MigrateCommand::Down { to, step, all, .. } => Some(Request::Down {
-            to: to.as_deref().map(parse_version).transpose()?,
+            to: to
+                .as_deref()
+                .map(|v| parse_version(v, migrator.format()))
+                .transpose()?,
             step: step.map(|n| n as usize),
             all: *all,
         }),
@@ -232,7 +238,7 @@ async fn execute<D: Driver>(
             })
         }
         MigrateCommand::Baseline { version } => {
-            let version = parse_version(&version)?;
+            let version = parse_version(&version, migrator.format())?;
             migrator.baseline(&version).await?;
             output.message(
                 &format!("baseline set at version {version}; older migrations will not run"),
@@ -258,8 +264,14 @@ async fn execute<D: Driver>(
     }
 }
 
-fn parse_version(text: &str) -> Result<Version, CliError> {
-    Version::parse(text).ok_or_else(|| {
+/// Parses a version given on the command line, in the folder's own spelling (diesel
+/// folders may use `2024-07-30-140000-0000`).
+fn parse_version(text: &str, format: Option<underpin_migrate::Format>) -> Result<Version, CliError> {
+    let parsed = match format {
+        Some(underpin_migrate::Format::Diesel) => Version::parse_diesel(text),
+        _ => Version::parse(text),
+    };
+    parsed.ok_or_else(|| {
         CliError::Usage(format!(
             "`{text}` is not a version; use the digits at the start of the file name, e.g. 20240101000007"
         ))
