@@ -3,9 +3,10 @@
 
     python3 bench/report.py RESULTS_DIR > report.md
 
-Reads hyperfine's JSON exports (a-up, b-noop, c-down, d-size-N), the /usr/bin/time -v
-outputs (mem-*.time), statements.tsv, machine.txt and load.txt from RESULTS_DIR. Every time
-is a median over the runs hyperfine made; ratios divide two medians.
+Reads from RESULTS_DIR: hyperfine's JSON exports (a-up, c-down and d-size-N in rounds named
+NAME.roundK.json, b-noop.json in one piece), the /usr/bin/time -v outputs (mem-*.time),
+statements.tsv, server-time.tsv, machine.txt and load.txt. Every time is a median over all
+runs of a command; every ratio divides two medians.
 """
 
 import json
@@ -16,10 +17,12 @@ from pathlib import Path
 
 LABELS = {
     "psql-per-file": "psql, `BEGIN; file; COMMIT;` per file (lower bound)",
-    "psql-single": "psql, whole set in one transaction (reference)",
+    "psql-single": "psql, whole set in one transaction",
+    "psql-history": "psql, per file plus a history INSERT",
+    "psql-one-message": "psql, per file plus a history INSERT, one message per file",
     "underpin": "underpin, dbmate-style files",
-    "underpin-sqlx": "underpin, reading the sqlx folder",
-    "underpin-diesel": "underpin, reading the diesel folder",
+    "underpin-sqlx": "underpin, the sqlx folder",
+    "underpin-diesel": "underpin, the diesel folder",
     "diesel": "diesel_cli",
     "sqlx": "sqlx-cli",
     "dbmate": "dbmate",
@@ -41,16 +44,28 @@ def label(name: str) -> str:
     return LABELS.get(name, name)
 
 
-def load_hyperfine(path: Path) -> dict:
-    """Map each command name in a hyperfine export to its result entry."""
-    if not path.exists():
-        return {}
-    results = json.loads(path.read_text())["results"]
-    return {entry["command"]: entry for entry in results}
+def load_hyperfine(results: Path, name: str) -> dict:
+    """Map each command name to its runs, merged over NAME.json and every NAME.roundK.json.
+
+    Each entry has `times` (seconds, all runs) and `cpu` (client user + system seconds, mean
+    over the files, as hyperfine reports a mean per file).
+    """
+    paths = sorted(results.glob(f"{name}.round*.json"))
+    if (results / f"{name}.json").exists():
+        paths.append(results / f"{name}.json")
+    merged = {}
+    for path in paths:
+        for entry in json.loads(path.read_text())["results"]:
+            runs = merged.setdefault(entry["command"], {"times": [], "cpu": []})
+            runs["times"] += entry["times"]
+            runs["cpu"].append(entry["user"] + entry["system"])
+    for runs in merged.values():
+        runs["cpu"] = statistics.mean(runs["cpu"])
+    return merged
 
 
-def median(entry: dict) -> float:
-    return statistics.median(entry["times"])
+def median(runs: dict) -> float:
+    return statistics.median(runs["times"])
 
 
 def seconds(value: float) -> str:
@@ -61,28 +76,37 @@ def millis(value: float) -> str:
     return f"{value * 1000:.1f} ms"
 
 
+def spread(runs: dict, unit=seconds) -> str:
+    return f"{unit(min(runs['times']))} – {unit(max(runs['times']))}"
+
+
 def table(header: list, rows: list) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     lines += ["| " + " | ".join(str(cell) for cell in row) + " |" for row in rows]
     return "\n".join(lines)
 
 
-def max_rss_kib(path_prefix: Path) -> tuple:
-    """Return the largest maximum resident set size (KiB) over the attempts, and their count."""
+def max_rss_kib(results: Path, name: str):
+    """Return the largest maximum resident set size (KiB) over NAME.*.time, or None."""
     values = []
-    for path in sorted(path_prefix.parent.glob(path_prefix.name + ".*.time")):
+    for path in sorted(results.glob(f"{name}.*.time")):
         match = re.search(r"Maximum resident set size \(kbytes\): (\d+)", path.read_text())
         if match is None:
             raise SystemExit(f"report.py: {path} has no 'Maximum resident set size' line; rerun bench/run.sh")
         values.append(int(match.group(1)))
-    return (max(values), len(values)) if values else (None, 0)
+    return max(values) if values else None
+
+
+def mib(kib) -> str:
+    return f"{kib / 1024:.1f} MiB" if kib is not None else "–"
 
 
 def section_up(results: Path, size: int) -> tuple:
-    runs = load_hyperfine(results / "a-up.json")
+    runs = load_hyperfine(results, "a-up")
     if not runs:
         return "", {}
     bound = median(runs["psql-per-file"])
+    history = median(runs["psql-history"]) if "psql-history" in runs else None
     rows = []
     for name, entry in runs.items():
         value = median(entry)
@@ -90,41 +114,33 @@ def section_up(results: Path, size: int) -> tuple:
             [
                 label(name),
                 seconds(value),
-                f"{seconds(entry['min'])} – {seconds(entry['max'])}",
+                spread(entry),
                 f"{value / bound:.2f}×",
+                f"{value / history:.2f}×" if history else "–",
                 f"{value / size * 1000:.2f} ms",
-                f"{(entry['user'] + entry['system']):.2f} s",
+                f"{entry['cpu']:.2f} s",
                 len(entry["times"]),
             ]
         )
-    text = table(
-        ["tool", "median", "min – max", "÷ psql per file", "per migration", "client CPU (mean)", "runs"],
-        rows,
-    )
-    return text, runs
+    header = ["tool", "median", "min – max", "÷ psql per file", "÷ psql + history", "per migration", "client CPU", "runs"]
+    return table(header, rows), runs
 
 
 def section_noop(results: Path) -> tuple:
-    runs = load_hyperfine(results / "b-noop.json")
+    runs = load_hyperfine(results, "b-noop")
     if not runs:
         return "", {}
     rows = [
-        [
-            label(name),
-            millis(median(entry)),
-            f"{millis(entry['mean'])} ± {millis(entry['stddev'] or 0.0)}",
-            millis(entry["min"]),
-            len(entry["times"]),
-        ]
+        [label(name), millis(median(entry)), spread(entry, millis), f"{entry['cpu'] * 1000:.1f} ms", len(entry["times"])]
         for name, entry in runs.items()
     ]
-    return table(["tool", "median", "mean ± σ", "min", "runs"], rows), runs
+    return table(["tool", "median", "min – max", "client CPU (mean)", "runs"], rows), runs
 
 
-def section_down(results: Path, up_runs: dict) -> tuple:
-    runs = load_hyperfine(results / "c-down.json")
+def section_down(results: Path, up_runs: dict) -> str:
+    runs = load_hyperfine(results, "c-down")
     if not runs:
-        return "", {}
+        return ""
     bound = median(runs["psql-per-file"])
     rows = []
     for name, entry in runs.items():
@@ -134,58 +150,76 @@ def section_down(results: Path, up_runs: dict) -> tuple:
             [
                 label(name),
                 seconds(value),
+                spread(entry),
                 f"{value / bound:.2f}×",
                 seconds(up) if up else "–",
                 f"{value / up:.2f}" if up else "–",
                 len(entry["times"]),
             ]
         )
-    text = table(["tool", "roll back all: median", "÷ psql per file", "apply all: median (a)", "back ÷ apply", "runs"], rows)
-    return text, runs
+    header = ["tool", "roll back all: median", "min – max", "÷ psql per file", "apply all (a)", "back ÷ apply", "runs"]
+    return table(header, rows)
 
 
 def section_sizes(results: Path) -> tuple:
-    sizes = sorted(
-        int(path.stem.removeprefix("d-size-")) for path in results.glob("d-size-*.json")
-    )
+    sizes = sorted(int(path.stem.split(".")[0].removeprefix("d-size-")) for path in results.glob("d-size-*.round1.json"))
     rows = []
     per_migration = {}
     for size in sizes:
-        runs = load_hyperfine(results / f"d-size-{size}.json")
+        runs = load_hyperfine(results, f"d-size-{size}")
         psql, underpin = median(runs["psql-per-file"]), median(runs["underpin"])
+        history = median(runs["psql-history"])
         per_migration[size] = underpin / size
-        rss, _ = max_rss_kib(results / f"mem-up-{size}")
         rows.append(
             [
                 size,
                 seconds(psql),
+                seconds(history),
                 seconds(underpin),
                 f"{underpin / psql:.2f}×",
+                f"{psql / size * 1000:.2f} ms",
                 f"{underpin / size * 1000:.2f} ms",
-                f"{rss / 1024:.1f} MiB" if rss else "–",
+                mib(max_rss_kib(results, f"mem-underpin-up-{size}")),
             ]
         )
-    text = table(
-        ["migrations", "psql per file: median", "underpin up: median", "÷ psql", "underpin per migration", "underpin peak RSS"],
-        rows,
-    )
-    return text, per_migration, sizes
+    header = [
+        "migrations",
+        "psql per file",
+        "psql + history",
+        "underpin up",
+        "underpin ÷ psql per file",
+        "psql per migration",
+        "underpin per migration",
+        "underpin peak RSS",
+    ]
+    return table(header, rows), per_migration, sizes
 
 
 def section_memory(results: Path, largest: int) -> tuple:
     rows = []
     peaks = {}
     for name, what in [
-        (f"mem-up-{largest}", f"`up`, {largest} pending"),
-        (f"mem-noop-up-{largest}", f"no-op `up`, {largest} applied"),
-        (f"mem-status-{largest}", f"`status`, {largest} applied"),
+        (f"mem-underpin-up-{largest}", f"`up`, {largest} pending"),
+        (f"mem-underpin-noop-{largest}", f"no-op `up`, {largest} applied"),
+        (f"mem-underpin-status-{largest}", f"`status`, {largest} applied"),
     ]:
-        rss, attempts = max_rss_kib(results / name)
+        rss = max_rss_kib(results, name)
         if rss is None:
             continue
         peaks[name] = rss
-        rows.append([what, f"{rss / 1024:.1f} MiB ({rss * 1024 / 1e6:.1f} MB)", attempts])
-    return table(["underpin command", "peak RSS (largest of the attempts)", "attempts"], rows), peaks
+        rows.append([what, f"{mib(rss)} ({rss * 1024 / 1e6:.1f} MB)"])
+    return table(["underpin command", "peak RSS, largest of 3 runs"], rows), peaks
+
+
+def section_peer_memory(results: Path, size: int) -> str:
+    rows = []
+    for name in ["underpin"] + PEERS:
+        up = max_rss_kib(results, f"mem-peer-{name}-up-{size}")
+        noop = max_rss_kib(results, f"mem-peer-{name}-noop-{size}")
+        if up is None and noop is None:
+            continue
+        rows.append([label(name), mib(up), mib(noop)])
+    return table(["tool", f"`up`, {size} pending", f"no-op `up`, {size} applied"], rows) if rows else ""
 
 
 def section_statements(results: Path) -> str:
@@ -202,16 +236,27 @@ def section_statements(results: Path) -> str:
     return table(["tool", "statements per migration", "statements per run, fixed"], rows)
 
 
+def section_server_time(results: Path) -> str:
+    path = results / "server-time.tsv"
+    if not path.exists():
+        return ""
+    rows = []
+    for line in path.read_text().splitlines()[1:]:
+        tool, calls, plan_ms, exec_ms, statement = line.split("\t", 4)
+        rows.append([label(tool), f"`{statement.strip()}`", calls, plan_ms, exec_ms])
+    return table(["tool", "statement", "calls", "planning, ms total", "execution, ms total"], rows)
+
+
 def verdicts(size: int, up_runs: dict, noop_runs: dict, per_migration: dict, peaks: dict) -> list:
     lines = []
     if up_runs:
         ratio = median(up_runs["underpin"]) / median(up_runs["psql-per-file"])
         verdict = "met" if ratio <= UP_RATIO_TARGET else "missed"
         lines.append(f"- (a) underpin ÷ psql per file = {ratio:.2f} (target ≤ {UP_RATIO_TARGET:.2f}): {verdict}")
-        slower = [p for p in PEERS if p in up_runs and median(up_runs[p]) <= median(up_runs["underpin"])]
         peers = [p for p in PEERS if p in up_runs]
-        if slower:
-            lines.append(f"- (a) faster than every peer: missed, not faster than {', '.join(slower)}")
+        not_beaten = [p for p in peers if median(up_runs[p]) <= median(up_runs["underpin"])]
+        if not_beaten:
+            lines.append(f"- (a) faster than every peer: missed; not faster than {', '.join(not_beaten)}")
         elif peers:
             lines.append(f"- (a) faster than every peer ({', '.join(peers)}): met")
     if "underpin" in noop_runs:
@@ -221,14 +266,11 @@ def verdicts(size: int, up_runs: dict, noop_runs: dict, per_migration: dict, pea
     if len(per_migration) >= 2:
         sizes = sorted(per_migration)
         growth = per_migration[sizes[-1]] / per_migration[sizes[0]]
-        lines.append(
-            f"- (d) time per migration at {sizes[-1]} ÷ at {sizes[0]} = {growth:.2f} (1.00 is exactly linear)"
-        )
+        lines.append(f"- (d) underpin's time per migration at {sizes[-1]} ÷ at {sizes[0]} = {growth:.2f} (1.00 is exactly linear)")
     if peaks:
-        worst_kib = max(peaks.values())
-        worst_mb = worst_kib * 1024 / 1e6
+        worst_mb = max(peaks.values()) * 1024 / 1e6
         verdict = "met" if worst_mb <= PEAK_RSS_TARGET_MB else "missed"
-        lines.append(f"- (d) largest peak RSS = {worst_mb:.1f} MB (target ≤ {PEAK_RSS_TARGET_MB:.0f} MB): {verdict}")
+        lines.append(f"- (d) underpin's largest peak RSS = {worst_mb:.1f} MB (target ≤ {PEAK_RSS_TARGET_MB:.0f} MB): {verdict}")
     return lines
 
 
@@ -245,7 +287,6 @@ def main() -> int:
 
     up_text, up_runs = section_up(results, size)
     noop_text, noop_runs = section_noop(results)
-    down_text, _ = section_down(results, up_runs)
     sizes_text, per_migration, sizes = section_sizes(results)
     memory_text, peaks = section_memory(results, max(sizes)) if sizes else ("", {})
 
@@ -261,12 +302,16 @@ def main() -> int:
         f"## (b) No-op `up` with {size} applied (whole process)\n",
         noop_text + "\n",
         f"## (c) Roll back all {size}\n",
-        down_text + "\n",
+        section_down(results, up_runs) + "\n",
         "## (d) Growth with the number of migrations\n",
         sizes_text + "\n",
         memory_text + "\n",
+        f"Peak RSS of every tool at {size} migrations (one run each):\n",
+        section_peer_memory(results, size) + "\n",
         "## Statements sent to the server\n",
         section_statements(results) + "\n",
+        f"## Server time per statement, {size} migrations (pg_stat_statements)\n",
+        section_server_time(results) + "\n",
     ]
     print("\n".join(out))
     return 0

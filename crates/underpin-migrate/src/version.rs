@@ -34,13 +34,15 @@ impl Version {
     }
 
     /// Parses a diesel folder version: `2017-05-18-170815` or the newer
-    /// `2024-07-30-140000-0000`. diesel orders versions as strings, so the 14-digit form is
-    /// padded to 18 digits; compared as numbers, the two forms then sort by date as diesel
-    /// sorts them.
+    /// `2024-07-30-140000-0000`. diesel orders versions as strings, so a newer name sorts
+    /// after an older one with the same timestamp. Digits past the 14 of the timestamp
+    /// become a second part (`20240730140000.0`), which gives the same order when compared
+    /// part by part, and keeps `…-120000` and `…-120000-0000` apart, as diesel does.
     pub fn parse_diesel(text: &str) -> Option<Version> {
-        let mut digits: String = text.chars().filter(|c| *c != '-').collect();
-        if digits.len() == 14 {
-            digits.push_str("0000");
+        let digits: String = text.chars().filter(|c| *c != '-').collect();
+        if digits.len() > 14 && digits.is_char_boundary(14) {
+            let (timestamp, suffix) = digits.split_at(14);
+            return Version::parse(&format!("{timestamp}.{suffix}"));
         }
         Version::parse(&digits)
     }
@@ -130,6 +132,9 @@ mod tests {
         assert!(old < new && new < newest);
         assert_eq!(Version::parse_diesel("20240412144536"), Some(old));
         assert_eq!(Version::parse_diesel("00000000000000").unwrap().as_str(), "0");
+        let plain = Version::parse_diesel("2026-05-27-120000").unwrap();
+        let suffixed = Version::parse_diesel("2026-05-27-120000-0000").unwrap();
+        assert!(plain < suffixed, "both exist in one real history and must stay apart");
     }
 
     #[test]

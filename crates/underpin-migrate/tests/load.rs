@@ -279,7 +279,7 @@ fn four_layouts_detected() {
     for (dir, format, version, transaction) in [
         (&native, Format::Native, "20240101000000", true),
         (&pairs, Format::Pairs, "20240101000000", true),
-        (&diesel, Format::Diesel, "202401010000000000", false),
+        (&diesel, Format::Diesel, "20240101000000", false),
         (&flyway, Format::Flyway, "1.1", true),
     ] {
         let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
