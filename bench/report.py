@@ -20,6 +20,7 @@ LABELS = {
     "psql-single": "psql, whole set in one transaction",
     "psql-history": "psql, per file plus a history INSERT",
     "psql-one-message": "psql, per file plus a history INSERT, one message per file",
+    "psql-underpin-replay": "psql replaying underpin's own statements",
     "underpin": "underpin, dbmate-style files",
     "underpin-sqlx": "underpin, the sqlx folder",
     "underpin-diesel": "underpin, the diesel folder",
@@ -293,7 +294,7 @@ def main() -> int:
     out = [
         "## Machine\n",
         "```\n" + machine.rstrip() + "\n```\n",
-        "Load average before each scenario:\n",
+        "Load average (uptime) before timing and at the start of each scenario:\n",
         "```\n" + (results / "load.txt").read_text().rstrip() + "\n```\n",
         "## Targets\n",
         "\n".join(verdicts(size, up_runs, noop_runs, per_migration, peaks)) + "\n",

@@ -29,8 +29,8 @@
 #                                 other jobs' disk writes made ext4 timings vary up to 4x
 #   BENCH_TOOLS [~/.cache/underpin-bench]  where missing peers are installed
 #   BENCH_OUT [/tmp/underpin-bench]        generated sets, results, report.md
-#   MAX_LOAD [1.0] LOAD_WAIT_MINUTES [20]  before each scenario, wait until the 1-minute load
-#                                 average is below MAX_LOAD, for at most LOAD_WAIT_MINUTES
+#   MAX_LOAD [1.0] LOAD_WAIT_MINUTES [20]  before the first timed scenario, wait until the
+#                                 1-minute load average is below MAX_LOAD, at most LOAD_WAIT_MINUTES
 #
 # A quick try of the whole pipeline:
 #   SIZE=50 BIG_SIZES="50 100" RUNS=2 NOOP_RUNS=3 ROUNDTRIP_SIZE=10 LOAD_WAIT_MINUTES=0 bash bench/run.sh
@@ -150,6 +150,8 @@ locate_tools() {
 
 generate_sets() {
   local size
+  # BIG_SIZES is a space-separated list, so it is split on purpose.
+  # shellcheck disable=SC2086
   for size in $(printf '%s\n' "$SIZE" "$ROUNDTRIP_SIZE" "$((2 * ROUNDTRIP_SIZE))" $BIG_SIZES | sort -nu); do
     rm -rf "$BENCH_OUT/sets/$size"
     python3 "$bench_dir/gen.py" "$size" "$BENCH_OUT/sets/$size"
@@ -185,7 +187,7 @@ up_cmd() {
   local set=$BENCH_OUT/sets/$size url
   url=$(db_url "$db")
   case $tool in
-  psql-per-file | psql-single | psql-history | psql-one-message)
+  psql-per-file | psql-single | psql-history | psql-one-message | psql-underpin-replay)
     printf '%s -d %s -f %s/psql/up-%s.sql' "$(psql_cmd)" "$db" "$set" "${tool#psql-}"
     ;;
   underpin) printf '%s migrate --database-url %s --dir %s/native up' "$underpin" "$url" "$set" ;;
@@ -210,8 +212,13 @@ down_cmd() {
   underpin) printf '%s migrate --database-url %s --dir %s/native down --all' "$underpin" "$url" "$set" ;;
   diesel) printf '%s migration revert --all --config-file /dev/null --database-url %s --migration-dir %s/diesel' "$diesel" "$url" "$set" ;;
   sqlx) printf '%s migrate revert --target-version 0 --no-dotenv --database-url %s --source %s/sqlx' "$sqlx" "$url" "$set" ;;
-  # dbmate rolls back one migration per invocation and has no count or --all option.
-  dbmate) printf 'i=0; while [ $i -lt %s ]; do %s --url %s?sslmode=disable --migrations-dir %s/native --no-dump-schema rollback || exit 1; i=$((i+1)); done' "$size" "$dbmate" "$url" "$set" ;;
+  # dbmate rolls back one migration per invocation and has no count or --all option. The loop
+  # variable belongs to the printed command, so it stays unexpanded here.
+  dbmate)
+    # shellcheck disable=SC2016
+    printf 'i=0; while [ $i -lt %s ]; do %s --url %s?sslmode=disable --migrations-dir %s/native --no-dump-schema rollback || exit 1; i=$((i+1)); done' \
+      "$size" "$dbmate" "$url" "$set"
+    ;;
   node-pg-migrate) printf 'DATABASE_URL=%s node %s down %s -m %s/npm --no-verbose' "$url" "$node_pg_migrate" "$size" "$set" ;;
   node-pg-migrate-per-file) printf 'DATABASE_URL=%s node %s down %s -m %s/npm --no-verbose --no-single-transaction' "$url" "$node_pg_migrate" "$size" "$set" ;;
   *) die "no down command for $tool" ;;
@@ -234,24 +241,29 @@ peer_tools() {
 load_average() { cut -d ' ' -f 1 /proc/loadavg; }
 
 # Waits until the 1-minute load average drops below MAX_LOAD, for at most LOAD_WAIT_MINUTES,
-# and notes the outcome in results/load.txt, because a busy machine inflates every figure.
+# because other jobs on the machine inflate every figure. It runs once, before the first timed
+# scenario: the benchmark itself keeps about one core busy, so later checks would only see it.
 wait_for_idle() {
-  local label=$1 deadline=$((SECONDS + LOAD_WAIT_MINUTES * 60)) load
+  local deadline=$((SECONDS + LOAD_WAIT_MINUTES * 60)) load
   while true; do
     load=$(load_average)
     if awk -v load="$load" -v max="$MAX_LOAD" 'BEGIN { exit !(load < max) }'; then
-      printf '%s: started at 1-minute load %s; uptime: %s\n' "$label" "$load" "$(uptime)" >>"$results/load.txt"
+      printf 'before timing: 1-minute load %s is below %s; uptime: %s\n' "$load" "$MAX_LOAD" "$(uptime)" >>"$results/load.txt"
       return
     fi
     if ((SECONDS >= deadline)); then
-      log "warning: the 1-minute load average is still $load (limit $MAX_LOAD); measuring $label anyway"
-      printf '%s: load never dropped below %s, measured at %s; uptime: %s\n' "$label" "$MAX_LOAD" "$load" "$(uptime)" >>"$results/load.txt"
+      log "warning: the 1-minute load average is still $load (limit $MAX_LOAD) after $LOAD_WAIT_MINUTES minutes; measuring anyway"
+      printf 'before timing: load never dropped below %s in %s minutes, measured at %s; uptime: %s\n' \
+        "$MAX_LOAD" "$LOAD_WAIT_MINUTES" "$load" "$(uptime)" >>"$results/load.txt"
       return
     fi
-    log "1-minute load average $load >= $MAX_LOAD; waiting before $label"
+    log "1-minute load average $load >= $MAX_LOAD; waiting"
     sleep 30
   done
 }
+
+# Notes the load average at the start of a scenario in results/load.txt.
+note_load() { printf '%s: uptime: %s\n' "$1" "$(uptime)" >>"$results/load.txt"; }
 
 # Runs RUNS rounds of hyperfine, each running every command once, the order rotated by one per
 # round. Arguments: the result name, then one triple per command: PREPARE NAME COMMAND.
@@ -300,15 +312,16 @@ record_machine() {
   } >"$results/machine.txt"
 }
 
-# (a) Apply SIZE migrations to a fresh database: the psql bounds, underpin on each layout,
-# then the peers.
+# (a) Apply SIZE migrations to a fresh database: the psql bounds and references, underpin on
+# each layout, then the peers.
 bench_up() {
   local triples=() tool prepare
   prepare=$(recreate_cmd bench)
-  for tool in psql-per-file psql-single psql-history psql-one-message underpin underpin-sqlx underpin-diesel $(peer_tools); do
+  for tool in psql-per-file psql-single psql-history psql-one-message psql-underpin-replay \
+    underpin underpin-sqlx underpin-diesel $(peer_tools); do
     triples+=("$prepare" "$tool" "$(up_cmd "$tool" "$SIZE" bench)")
   done
-  wait_for_idle "a-up"
+  note_load a-up
   hyperfine_rounds a-up "${triples[@]}"
 }
 
@@ -324,7 +337,7 @@ bench_noop() {
     args+=(-n "$tool" "$(up_cmd "$tool" "$SIZE" "$db")")
   done
   args+=(-n "underpin status" "$underpin migrate --database-url $(db_url noop_underpin) --dir $BENCH_OUT/sets/$SIZE/native status")
-  wait_for_idle "b-noop"
+  note_load b-noop
   log "hyperfine: b-noop"
   hyperfine --style basic --warmup 3 --runs "$NOOP_RUNS" --export-json "$results/b-noop.json" "${args[@]}" \
     >"$results/b-noop.txt"
@@ -337,7 +350,7 @@ bench_down() {
   for tool in psql-per-file underpin $(peer_tools); do
     triples+=("$(recreate_cmd bench) && $(up_cmd "$tool" "$SIZE" bench) >/dev/null" "$tool" "$(down_cmd "$tool" "$SIZE" bench)")
   done
-  wait_for_idle "c-down"
+  note_load c-down
   hyperfine_rounds c-down "${triples[@]}"
 }
 
@@ -349,9 +362,22 @@ bench_sizes() {
     for tool in psql-per-file psql-history underpin; do
       triples+=("$(recreate_cmd bench)" "$tool" "$(up_cmd "$tool" "$size" bench)")
     done
-    wait_for_idle "d-size-$size"
+    note_load "d-size-$size"
     hyperfine_rounds "d-size-$size" "${triples[@]}"
   done
+}
+
+# Writes the statements underpin sends to apply set SIZE into a psql script, which (a) runs as
+# psql-underpin-replay: the same SQL and round trips without underpin's own process.
+capture_underpin_statements() {
+  local db=capture first
+  log "capturing underpin's statements for the replay"
+  sh -c "$(recreate_cmd "$db")"
+  $(psql_cmd) -d postgres -c "ALTER DATABASE $db SET log_statement = 'all'"
+  first=$(($(wc -l <"$BENCH_PG_DIR/server.log") + 1))
+  sh -c "$(up_cmd underpin "$SIZE" "$db")" >/dev/null
+  python3 "$bench_dir/replay.py" "$BENCH_PG_DIR/server.log" "$first" "$BENCH_OUT/sets/$SIZE/psql/up-underpin-replay.sql"
+  sh -c "$(recreate_cmd "$db")"
 }
 
 # Runs COMMAND under /usr/bin/time -v ATTEMPTS times into results/NAME.N.time, each after
@@ -370,6 +396,7 @@ measure_memory() {
 bench_memory() {
   local size largest=0 tool
   log "measuring peak memory"
+  note_load memory
   for size in $BIG_SIZES; do
     ((size > largest)) && largest=$size
     measure_memory "mem-underpin-up-$size" 3 "$(recreate_cmd bench)" "$(up_cmd underpin "$size" bench)"
@@ -458,6 +485,8 @@ main() {
   record_machine
   count_statements
   server_time
+  capture_underpin_statements
+  wait_for_idle
   bench_up
   bench_noop
   bench_down

@@ -128,6 +128,8 @@ pub struct Migrator<'o, D: Driver> {
     options: RunOptions,
     history_table: String,
     observer: Option<Observer<'o>>,
+    /// Steps the last run completed, also when it failed later.
+    completed: Vec<StepReport>,
 }
 
 impl<'o, D: Driver> Migrator<'o, D> {
@@ -138,6 +140,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
             options,
             history_table,
             observer: None,
+            completed: Vec::new(),
         }
     }
 
@@ -153,6 +156,11 @@ impl<'o, D: Driver> Migrator<'o, D> {
     /// The layout of the migrations folder, if it had any files.
     pub fn format(&self) -> Option<crate::migration::Format> {
         self.set.format
+    }
+
+    /// The steps the last `run` completed, including those before a failure.
+    pub fn completed_steps(&self) -> &[StepReport] {
+        &self.completed
     }
 
     pub fn migrations(&self) -> &[Migration] {
@@ -227,6 +235,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
         report.lock_holder_seen = wait.holder;
 
         // 2. Do the work; 3. release the lock whatever happened, then report.
+        self.completed.clear();
         let outcome = self.run_locked(request, &mut report).await;
         let released = self.driver.unlock().await;
         outcome?;
@@ -280,7 +289,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
                 "migration {}", if direction == Direction::Up { "applied" } else { "rolled back" }
             );
             let script = script_of(migration, direction);
-            report.steps.push(StepReport {
+            let step_report = StepReport {
                 version: migration.version.clone(),
                 name: migration.name.clone(),
                 direction,
@@ -293,7 +302,9 @@ impl<'o, D: Driver> Migrator<'o, D> {
                 },
                 duration_ms: duration.as_millis() as u64,
                 sql: None,
-            });
+            };
+            self.completed.push(step_report.clone());
+            report.steps.push(step_report);
         }
         Ok(())
     }

@@ -134,7 +134,10 @@ mod tests {
         assert_eq!(Version::parse_diesel("00000000000000").unwrap().as_str(), "0");
         let plain = Version::parse_diesel("2026-05-27-120000").unwrap();
         let suffixed = Version::parse_diesel("2026-05-27-120000-0000").unwrap();
-        assert!(plain < suffixed, "both exist in one real history and must stay apart");
+        assert!(
+            plain < suffixed,
+            "both exist in one real history and must stay apart"
+        );
     }
 
     #[test]

@@ -214,7 +214,11 @@ async fn execute<D: Driver>(
         if let Some(bar) = bar {
             bar.finish_and_clear();
         }
-        output.run_report(&result?);
+        let report = result.map_err(|error| CliError::Run {
+            error,
+            completed: migrator.completed_steps().to_vec(),
+        })?;
+        output.run_report(&report);
         return Ok(exit::OK);
     }
 

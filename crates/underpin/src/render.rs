@@ -9,6 +9,7 @@ use owo_colors::OwoColorize;
 use serde::Serialize;
 use underpin_db::{Backend, ConnectError};
 use underpin_migrate::driver::LockHolder;
+use underpin_migrate::plan::PlanError;
 use underpin_migrate::runner::RepairReport;
 use underpin_migrate::{Direction, MigrateError, RunReport, SqlFailure, State, StatusReport};
 
@@ -30,16 +31,22 @@ pub enum CliError {
     Migrate(#[from] MigrateError),
     #[error("{0}")]
     Io(String),
+    /// A run that failed after completing some steps.
+    #[error("{error}")]
+    Run {
+        error: MigrateError,
+        completed: Vec<underpin_migrate::runner::StepReport>,
+    },
 }
 
 impl CliError {
     pub fn exit_code(&self) -> u8 {
         match self {
             CliError::Usage(_) | CliError::Config(_) => exit::USAGE,
-            CliError::Migrate(MigrateError::Usage(_)) => exit::USAGE,
-            CliError::Migrate(MigrateError::Plan(underpin_migrate::plan::PlanError::UnknownVersion(_))) => {
-                exit::USAGE
-            }
+            CliError::Migrate(error) | CliError::Run { error, .. } => match error {
+                MigrateError::Usage(_) | MigrateError::Plan(PlanError::UnknownVersion(_)) => exit::USAGE,
+                _ => exit::FAILURE,
+            },
             _ => exit::FAILURE,
         }
     }
@@ -49,7 +56,7 @@ impl CliError {
             CliError::Usage(_) => "usage",
             CliError::Config(_) => "config",
             CliError::Connect(_) => "connect",
-            CliError::Migrate(error) => error.kind(),
+            CliError::Migrate(error) | CliError::Run { error, .. } => error.kind(),
             CliError::Io(_) => "io",
         }
     }
@@ -377,16 +384,27 @@ impl Output {
         if self.json() {
             let mut value =
                 serde_json::json!({ "error": { "kind": error.kind(), "message": error.to_string() } });
-            if let CliError::Migrate(MigrateError::Sql(failure)) = error {
+            let migrate_error = match error {
+                CliError::Migrate(error) | CliError::Run { error, .. } => Some(error),
+                _ => None,
+            };
+            if let Some(MigrateError::Sql(failure)) = migrate_error {
                 value["error"]["sql"] = serde_json::to_value(failure.as_ref()).unwrap_or_default();
             }
-            if let CliError::Migrate(MigrateError::Load(load)) = error {
+            if let Some(MigrateError::Load(load)) = migrate_error {
                 value["error"]["problems"] = serde_json::to_value(&load.problems).unwrap_or_default();
+            }
+            if let CliError::Run { completed, .. } = error {
+                value["completed_steps"] = serde_json::to_value(completed).unwrap_or_default();
             }
             return self.print_json(&value);
         }
         let text = match error {
-            CliError::Migrate(MigrateError::Sql(failure)) => render_sql_failure(failure),
+            CliError::Migrate(MigrateError::Sql(failure))
+            | CliError::Run {
+                error: MigrateError::Sql(failure),
+                ..
+            } => render_sql_failure(failure),
             other => format!("error: {other}\n"),
         };
         eprint!("{}", redact(&text));

@@ -204,10 +204,11 @@ impl PostgresDriver {
         self.fetch_bool(sql, "releasing the migration lock").await
     }
 
-    /// Releases a lock this run took on a server session it can no longer reach, as
-    /// happens behind a transaction-mode pooler. A few more unlock attempts may be routed
-    /// to that session; if it still holds the lock and sits idle in the pool, it is ended.
-    /// A session that is busy, or that is not the one that took the lock, is left alone.
+    /// Releases a lock this run took on a server session this connection no longer
+    /// reaches, as happens behind a transaction-mode pooler: further unlock attempts are
+    /// routed to whichever session is free, so they are retried for a few seconds. The
+    /// holding session is never ended, because a pooler may hand it to another client at
+    /// any moment.
     async fn release_unreachable_lock(&mut self) -> Result<(), DriverError> {
         let Some(pid) = self.lock_pid.take() else {
             return Ok(());
@@ -216,23 +217,13 @@ impl PostgresDriver {
             if self.unlock_once().await? {
                 return Ok(());
             }
-            let holder = self.lock_holders().await?.into_iter().find(|h| h.pid == pid);
-            match holder {
-                None => return Ok(()),
-                Some(holder) if holder.state.as_deref() == Some("idle") => {
-                    tracing::warn!(
-                        "the migration lock is held by {holder}, which this connection cannot reach (a transaction-mode pooler hands out server sessions per transaction); ending that idle session to release the lock"
-                    );
-                    let sql = format!("SELECT pg_catalog.pg_terminate_backend({pid})");
-                    self.execute(sql, "ending the session that holds the lock")
-                        .await?;
-                    return Ok(());
-                }
-                Some(_) => tokio::time::sleep(Duration::from_millis(250)).await,
+            if !self.lock_holders().await?.iter().any(|h| h.pid == pid) {
+                return Ok(());
             }
+            tokio::time::sleep(Duration::from_millis(250)).await;
         }
         tracing::warn!(
-            "the migration lock is still held by server process {pid}, which is busy; it is released when that session ends (`underpin migrate lock release` ends it)"
+            "the migration lock stays with server process {pid}, which this connection could not reach to release it (a transaction-mode pooler routes each statement to any free server session); it is released when that session closes, or now with `underpin migrate lock release`"
         );
         Ok(())
     }
