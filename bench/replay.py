@@ -9,6 +9,10 @@ OUT_SQL, one statement per entry. bench/run.sh replays underpin's statements thr
 way, which separates the time the server spends on underpin's SQL from the time underpin's own
 process adds.
 
+underpin's history writes check that the server process holding the migration lock is the
+one running them, naming that process as `pid = <number>`. The replay runs in another server
+process, so every `pid = <number>` becomes `pid = pg_catalog.pg_backend_pid()`.
+
 The log line prefix must start with PostgreSQL's default `%m [%p] ` (timestamp, then process
 id), which scripts/pg-cluster.sh leaves unchanged. Statements sent with the extended protocol
 (`execute` entries) are not kept: their parameters are logged separately.
@@ -20,6 +24,7 @@ from pathlib import Path
 
 ENTRY = re.compile(r"^\d{4}-\d\d-\d\d [\d:.]+ \w+ \[\d+\] (\w+):  (.*)$")
 STATEMENT = "statement: "
+LOCK_HOLDER_PID = re.compile(r"\bpid = \d+\b")
 
 
 def extract(lines: list) -> list:
@@ -39,7 +44,7 @@ def extract(lines: list) -> list:
             current += "\n" + line.removeprefix("\t")
     if current is not None:
         statements.append(current)
-    return statements
+    return [LOCK_HOLDER_PID.sub("pid = pg_catalog.pg_backend_pid()", statement) for statement in statements]
 
 
 def main() -> int:

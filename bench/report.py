@@ -199,7 +199,7 @@ def section_sizes(results: Path) -> tuple:
 def section_memory(results: Path, largest: int) -> tuple:
     rows = []
     peaks = {}
-    for name, what in [
+    for name, description in [
         (f"mem-underpin-up-{largest}", f"`up`, {largest} pending"),
         (f"mem-underpin-noop-{largest}", f"no-op `up`, {largest} applied"),
         (f"mem-underpin-status-{largest}", f"`status`, {largest} applied"),
@@ -208,7 +208,7 @@ def section_memory(results: Path, largest: int) -> tuple:
         if rss is None:
             continue
         peaks[name] = rss
-        rows.append([what, f"{mib(rss)} ({rss * 1024 / 1e6:.1f} MB)"])
+        rows.append([description, f"{mib(rss)} ({rss * 1024 / 1e6:.1f} MB)"])
     return table(["underpin command", "peak RSS, largest of 3 runs"], rows), peaks
 
 

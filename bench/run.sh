@@ -25,7 +25,7 @@
 #   PEERS ["diesel sqlx dbmate node-pg-migrate"]
 #   PORT [61432]                  port of the throwaway cluster on 127.0.0.1
 #   PG_BINDIR [/usr/lib/postgresql/15/bin]
-#   BENCH_PG_DIR [/dev/shm/underpin-bench-pg]  cluster folder; on tmpfs by default because
+#   BENCH_PG_DIR [/dev/shm/underpin-bench-pg]  cluster folder, on tmpfs by default because
 #                                 other jobs' disk writes made ext4 timings vary up to 4x
 #   BENCH_TOOLS [~/.cache/underpin-bench]  where missing peers are installed
 #   BENCH_OUT [/tmp/underpin-bench]        generated sets, results, report.md
@@ -59,7 +59,7 @@ BENCH_OUT=${BENCH_OUT:-/tmp/underpin-bench}
 MAX_LOAD=${MAX_LOAD:-1.0}
 LOAD_WAIT_MINUTES=${LOAD_WAIT_MINUTES:-20}
 
-# Peer versions installed when missing; the versions actually run are recorded in machine.txt.
+# Peer versions installed when missing. machine.txt records the versions that actually ran.
 readonly diesel_version=2.3.14
 readonly sqlx_version=0.9.0
 readonly dbmate_version=2.36.0
@@ -134,8 +134,8 @@ build_underpin() {
   (cd "$repo" && cargo build --release -q -p underpin)
 }
 
-# Sets the tool paths. dbmate's npm package wraps a Go binary in a node launcher; the binary
-# is called directly so the figures do not include a node start-up that other installs lack.
+# Sets the tool paths. dbmate's npm package wraps a Go binary in a node launcher. The binary
+# is called directly, so the figures do not include a node start-up that other installs lack.
 locate_tools() {
   underpin=$repo/target/release/underpin
   diesel=$BENCH_TOOLS/bin/diesel
@@ -181,7 +181,7 @@ recreate_cmd() {
 db_url() { printf 'postgres://postgres@127.0.0.1:%s/%s' "$PORT" "$1"; }
 
 # Prints the shell command with which TOOL applies every migration of set SIZE to database DB.
-# hyperfine discards the output; every tool writes its usual progress lines.
+# Every tool writes its usual progress lines, which hyperfine discards.
 up_cmd() {
   local tool=$1 size=$2 db=$3
   local set=$BENCH_OUT/sets/$size url
@@ -225,8 +225,8 @@ down_cmd() {
   esac
 }
 
-# One entry per peer and its own layout; node-pg-migrate twice, with its default of one
-# transaction for the whole run and with one transaction per migration.
+# Prints one entry per peer, each run on its own layout. node-pg-migrate appears twice: with its
+# default of one transaction for the whole run, and with one transaction per migration.
 peer_tools() {
   has_peer diesel && echo diesel
   has_peer sqlx && echo sqlx
@@ -242,7 +242,7 @@ load_average() { cut -d ' ' -f 1 /proc/loadavg; }
 
 # Waits until the 1-minute load average drops below MAX_LOAD, for at most LOAD_WAIT_MINUTES,
 # because other jobs on the machine inflate every figure. It runs once, before the first timed
-# scenario: the benchmark itself keeps about one core busy, so later checks would only see it.
+# scenario, because the benchmark itself keeps about one core busy and later checks would see it.
 wait_for_idle() {
   local deadline=$((SECONDS + LOAD_WAIT_MINUTES * 60)) load
   while true; do
@@ -266,7 +266,7 @@ wait_for_idle() {
 note_load() { printf '%s: uptime: %s\n' "$1" "$(uptime)" >>"$results/load.txt"; }
 
 # Runs RUNS rounds of hyperfine, each running every command once, the order rotated by one per
-# round. Arguments: the result name, then one triple per command: PREPARE NAME COMMAND.
+# round. The arguments are the result name and then PREPARE, NAME and COMMAND per command.
 hyperfine_rounds() {
   local name=$1
   shift
@@ -317,7 +317,7 @@ record_machine() {
 bench_up() {
   local triples=() tool prepare
   prepare=$(recreate_cmd bench)
-  for tool in psql-per-file psql-single psql-history psql-one-message psql-underpin-replay \
+  for tool in psql-per-file psql-single psql-history psql-one-message $replay_tool \
     underpin underpin-sqlx underpin-diesel $(peer_tools); do
     triples+=("$prepare" "$tool" "$(up_cmd "$tool" "$SIZE" bench)")
   done
@@ -343,7 +343,7 @@ bench_noop() {
     >"$results/b-noop.txt"
 }
 
-# (c) Roll everything back; each tool's prepare recreates the database and applies the set
+# (c) Roll everything back. Each tool's prepare step recreates the database and applies the set
 # with that same tool, outside the timing.
 bench_down() {
   local triples=() tool
@@ -368,20 +368,31 @@ bench_sizes() {
 }
 
 # Writes the statements underpin sends to apply set SIZE into a psql script, which (a) runs as
-# psql-underpin-replay: the same SQL and round trips without underpin's own process.
+# psql-underpin-replay: the same SQL and round trips without underpin's own process. A replay
+# that does not record all SIZE history rows would do less work than underpin, so it is dropped.
 capture_underpin_statements() {
-  local db=capture first
+  local db=capture first rows
   log "capturing underpin's statements for the replay"
   sh -c "$(recreate_cmd "$db")"
   $(psql_cmd) -d postgres -c "ALTER DATABASE $db SET log_statement = 'all'"
   first=$(($(wc -l <"$BENCH_PG_DIR/server.log") + 1))
   sh -c "$(up_cmd underpin "$SIZE" "$db")" >/dev/null
   python3 "$bench_dir/replay.py" "$BENCH_PG_DIR/server.log" "$first" "$BENCH_OUT/sets/$SIZE/psql/up-underpin-replay.sql"
+
+  sh -c "$(recreate_cmd "$db")"
+  sh -c "$(up_cmd psql-underpin-replay "$SIZE" "$db")" >/dev/null
+  rows=$($(psql_cmd) -d "$db" -At -c 'SELECT count(*) FROM underpin_migrations')
+  if [[ $rows == "$SIZE" ]]; then
+    replay_tool=psql-underpin-replay
+  else
+    log "warning: the replay of underpin's statements recorded $rows of $SIZE history rows; leaving it out of (a)"
+    replay_tool=''
+  fi
   sh -c "$(recreate_cmd "$db")"
 }
 
-# Runs COMMAND under /usr/bin/time -v ATTEMPTS times into results/NAME.N.time, each after
-# PREPARE; report.py takes the largest maximum resident set size.
+# Runs COMMAND under /usr/bin/time -v ATTEMPTS times into results/NAME.N.time, each time after
+# PREPARE. report.py takes the largest maximum resident set size.
 measure_memory() {
   local name=$1 attempts=$2 prepare=$3 command=$4 attempt
   for ((attempt = 1; attempt <= attempts; attempt++)); do
@@ -390,9 +401,9 @@ measure_memory() {
   done
 }
 
-# (d) Peak memory: underpin's up at every size, then its no-op up and status at the largest
-# size; each peer's up and no-op up at SIZE for comparison. The commands run under sh -c;
-# /usr/bin/time reports the largest resident set of the process tree, which is the tool's.
+# (d) Peak memory of underpin's up at every size, then of its no-op up and status at the
+# largest size, and of each tool's up and no-op up at SIZE for comparison. The commands run
+# under sh -c, and /usr/bin/time reports the largest resident set in the process tree.
 bench_memory() {
   local size largest=0 tool
   log "measuring peak memory"
@@ -434,8 +445,8 @@ count_statements() {
 }
 
 # Prints how many statements the server has logged so far. The server logs one `statement`
-# line per statement of a simple-protocol query and one `execute` line per extended-protocol
-# execution; psql's `\;` joins several statements into one query, which counts once.
+# line per simple-protocol query and one `execute` line per extended-protocol execution.
+# psql's `\;` joins several statements into one query, which therefore counts once.
 count_logged_statements() {
   grep -cE 'LOG:  (statement|execute [^:]*):' "$BENCH_PG_DIR/server.log" || true
 }
@@ -453,8 +464,8 @@ server_time() {
     sh -c "$(recreate_cmd bench)"
     $(psql_cmd) -d postgres -c 'SELECT pg_stat_statements_reset()' >/dev/null
     sh -c "$(up_cmd "$tool" "$SIZE" bench)" >/dev/null
-    # Statements that differ only in constants share one entry, so CREATE TABLE tNNNNN lands
-    # in SIZE entries of one call each; they are summed under one name.
+    # Statements that differ only in constants share one entry. CREATE TABLE tNNNNN differs in
+    # an identifier, so it lands in SIZE entries of one call each, summed here under one name.
     $(psql_cmd) -d postgres -At -F $'\t' -c "
       SELECT '$tool', sum(calls), round(sum(total_plan_time)::numeric, 1), round(sum(total_exec_time)::numeric, 1),
              CASE WHEN query LIKE 'CREATE TABLE t%' THEN 'CREATE TABLE tN (...)'
@@ -479,7 +490,7 @@ main() {
   results=$BENCH_OUT/results
   rm -rf "$results"
   mkdir -p "$results" "$BENCH_OUT/work"
-  # diesel and sqlx look for their config files upwards from here; this folder has none.
+  # diesel and sqlx look for their config files upwards from here, and this folder has none.
   cd "$BENCH_OUT/work"
 
   record_machine

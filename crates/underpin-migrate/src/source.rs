@@ -117,12 +117,19 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
             continue;
         }
         let path = entry.path();
-        if path.is_dir() {
+        // The entry's type comes with the directory listing, without a stat call per file.
+        let is_dir = match entry.file_type() {
+            Ok(kind) if kind.is_symlink() => path.is_dir(),
+            Ok(kind) => kind.is_dir(),
+            Err(_) => path.is_dir(),
+        };
+        if is_dir {
             let inner = std::fs::read_dir(&path)
                 .map_err(|e| folder_problem(format!("cannot read {}: {e}", path.display())))?;
             for inner_entry in inner.flatten() {
                 let inner_name = inner_entry.file_name().to_string_lossy().into_owned();
-                if inner_name.starts_with('.') || inner_entry.path().is_dir() {
+                let inner_is_dir = inner_entry.file_type().map(|k| k.is_dir()).unwrap_or(false);
+                if inner_name.starts_with('.') || inner_is_dir {
                     continue;
                 }
                 files.push(read_file(&inner_entry.path(), format!("{name}/{inner_name}")));
@@ -137,10 +144,17 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
 }
 
 fn read_file(path: &Path, relative: String) -> SourceFile {
+    // `std::fs::read` asks for the size first; migration files are small, so reading
+    // without it saves a system call per file.
+    let read = || -> std::io::Result<Vec<u8>> {
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut std::fs::File::open(path)?, &mut bytes)?;
+        Ok(bytes)
+    };
     SourceFile {
         relative,
         display: path.to_path_buf(),
-        contents: std::fs::read(path).map_err(|e| e.to_string()),
+        contents: read().map_err(|e| e.to_string()),
     }
 }
 
