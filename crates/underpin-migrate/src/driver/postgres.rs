@@ -138,6 +138,18 @@ impl PostgresDriver {
         )
     }
 
+    /// A condition that is true while the lock stands and otherwise raises an error with
+    /// [`LOCK_LOST`] in its message, so a step inside a transaction fails instead of
+    /// committing without the lock. `concat` is not immutable, so the failing cast runs
+    /// only when evaluated, not at plan time.
+    fn lock_or_raise(&self) -> String {
+        format!(
+            "({} OR pg_catalog.concat({}, '')::int > 0)",
+            self.holds_lock(),
+            quote_literal(LOCK_LOST)
+        )
+    }
+
     fn insert_if_locked(name: &str, holds_lock: &str, row: &NewRow<'_>, execution_ms: &str) -> String {
         format!(
             "INSERT INTO {name} ({COLUMNS}) SELECT {} WHERE {holds_lock}",
@@ -268,8 +280,8 @@ impl PostgresDriver {
     }
 
     /// Runs a migration's statements and its history statement `record` in one transaction,
-    /// sent as one message: `BEGIN`, the statements, a check that the lock still stands,
-    /// `record`, `COMMIT`. One round trip per migration, instead of one per statement, is
+    /// sent as one message: `BEGIN`, the statements, `record` (which raises when the lock
+    /// is lost), `COMMIT`. One round trip per migration, instead of one per statement, is
     /// what makes applying many small migrations as fast as psql. When the message fails,
     /// the transaction is rolled back and the statements run again one at a time in a
     /// transaction that is rolled back too, to find which statement failed and where.
@@ -287,12 +299,8 @@ impl PostgresDriver {
             script.push_str(&self.reset_sql());
             script.push_str(";\n");
         }
-        // `concat` is not immutable, so the cast runs only for a row, not at plan time.
-        script.push_str(&format!(
-            "SELECT pg_catalog.concat({}, '')::int WHERE NOT {};\n{record};\nCOMMIT",
-            quote_literal(LOCK_LOST),
-            self.holds_lock()
-        ));
+        script.push_str(record);
+        script.push_str(";\nCOMMIT");
 
         let Err(error) = sqlx::raw_sql(AssertSqlSafe(script)).execute(&mut self.conn).await else {
             return Ok(StepOutcome::Done);
@@ -492,7 +500,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     ) -> Result<StepOutcome, ExecError> {
         // The server measures the execution time: the whole message arrives at once.
         let execution_ms = "(extract(epoch FROM pg_catalog.clock_timestamp() - pg_catalog.statement_timestamp()) * 1000)::bigint";
-        let record = Self::insert_if_locked(&self.name, &self.holds_lock(), row, execution_ms);
+        let record = Self::insert_if_locked(&self.name, &self.lock_or_raise(), row, execution_ms);
         self.run_in_transaction(statements, &record).await
     }
 
@@ -505,7 +513,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
             "DELETE FROM {} WHERE version = {} AND {}",
             self.name,
             quote_literal(version),
-            self.holds_lock()
+            self.lock_or_raise()
         );
         self.run_in_transaction(statements, &record).await
     }
