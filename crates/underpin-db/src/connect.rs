@@ -26,8 +26,30 @@ impl ConnectError {
         redactor.add_url(url);
         ConnectError {
             url: url.redacted(),
-            reason: redactor.redact(&source.to_string()),
+            reason: redactor.redact(&describe(source)),
         }
+    }
+}
+
+/// The server's message with its SQLSTATE and what to do, or the I/O error with a hint.
+fn describe(error: &sqlx::Error) -> String {
+    match error {
+        sqlx::Error::Database(db) => {
+            let code = db.code().map(|c| c.into_owned()).unwrap_or_default();
+            let fix = match code.as_str() {
+                "3D000" => "; create the database (e.g. `createdb NAME`) or fix its name in the URL",
+                "28P01" => "; check the user name and password",
+                "28000" => "; check the user name, and that pg_hba.conf allows this user and host",
+                "42501" => "; grant the user the privilege, or connect as a user who has it",
+                "53300" => "; the server has no free connection slots, try again or raise max_connections",
+                _ => "",
+            };
+            format!("{} (SQLSTATE {code}){fix}", db.message())
+        }
+        sqlx::Error::Io(io) if io.kind() == std::io::ErrorKind::ConnectionRefused => {
+            format!("{io}; is a server listening at that host and port?")
+        }
+        other => other.to_string(),
     }
 }
 

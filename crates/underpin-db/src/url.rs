@@ -53,6 +53,11 @@ impl DatabaseUrl {
 
         let lower = trimmed.to_ascii_lowercase();
         let backend = if lower.starts_with("postgres://") || lower.starts_with("postgresql://") {
+            if has_unencoded_userinfo(trimmed) {
+                return Err(error(
+                    "the user or password contains an unencoded `@` or `/`; percent-encode them in the URL (`@` as %40, `/` as %2F)",
+                ));
+            }
             Url::parse(trimmed).map_err(|e| error(&e.to_string()))?;
             Backend::Postgres
         } else if lower.starts_with("sqlite:") {
@@ -115,6 +120,11 @@ const MASK: &str = "***";
 /// Replaces the password of a URL, and query parameters that carry one, with `***`.
 /// Text that does not parse as a URL is scrubbed by a plain textual scan instead.
 pub fn redact_url(raw: &str) -> String {
+    // A password with an unencoded `@` or `/` makes URL parsers split it into host and
+    // path, so the userinfo is masked by text first, up to the last `@`.
+    if has_unencoded_userinfo(raw) {
+        return redact_userinfo_text(raw);
+    }
     match Url::parse(raw) {
         Ok(mut url) if url.has_host() || url.password().is_some() => {
             if url.password().is_some() {
@@ -172,6 +182,20 @@ fn redact_userinfo_text(raw: &str) -> String {
     }
 }
 
+/// Whether the text between `://` and the last `@` holds an `@` or `/`, which a URL
+/// parser would read as the end of the userinfo or the start of the path.
+fn has_unencoded_userinfo(raw: &str) -> bool {
+    let Some(scheme_end) = raw.find("://") else {
+        return false;
+    };
+    let rest = &raw[scheme_end + 3..];
+    let authority_end = rest.find(['?', '#']).unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return false;
+    };
+    rest[..at].contains(['@', '/'])
+}
+
 /// Masks the values of secret keys in `key=value` text, quoted (`'…'`) or not.
 fn redact_key_values(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());
@@ -203,6 +227,15 @@ fn redact_key_values(raw: &str) -> String {
 /// The passwords in a URL, both as written (percent-encoded) and decoded.
 fn url_secrets(raw: &str) -> Vec<String> {
     let mut secrets = Vec::new();
+    if let Some(scheme_end) = raw.find("://") {
+        let rest = &raw[scheme_end + 3..];
+        if let Some(at) = rest.rfind('@')
+            && let Some((_, password)) = rest[..at].split_once(':')
+            && !password.is_empty()
+        {
+            secrets.push(password.to_string());
+        }
+    }
     let Ok(url) = Url::parse(raw) else {
         return secrets;
     };
@@ -319,6 +352,20 @@ mod tests {
     fn malformed_url_still_masked() {
         let redacted = redact_url("postgres://app:pa ss@db:notaport/sop");
         assert!(!redacted.contains("pa ss"), "{redacted}");
+    }
+
+    #[test]
+    fn password_with_at_and_slash_is_masked() {
+        let raw = "postgres://app2:k9@Secret/Tail@127.0.0.1:62432/qa";
+        let redacted = redact_url(raw);
+        assert_eq!(redacted, "postgres://app2:***@127.0.0.1:62432/qa");
+        let err = DatabaseUrl::parse(raw).unwrap_err();
+        let message = err.to_string();
+        assert!(
+            !message.contains("Secret") && !message.contains("k9"),
+            "{message}"
+        );
+        assert!(message.contains("%40"), "{message}");
     }
 
     #[test]

@@ -84,6 +84,9 @@ pub enum MigrateError {
     Sql(Box<SqlFailure>),
     #[error("{0}")]
     Usage(String),
+    /// The database is in a state the command cannot continue from safely.
+    #[error("{0}")]
+    Conflict(String),
     /// The database URL is invalid or the connection failed. The message contains the URL
     /// with its password redacted.
     #[error("{0}")]
@@ -101,6 +104,7 @@ impl MigrateError {
             MigrateError::Driver(_) => "database",
             MigrateError::Sql(_) => "sql",
             MigrateError::Usage(_) => "usage",
+            MigrateError::Conflict(_) => "conflict",
             MigrateError::Connect(_) => "connect",
         }
     }

@@ -400,7 +400,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
         // Resuming is only safe when the statements that ran are the ones in the file now.
         let resume = resume_from as usize;
         if resume > 0 && ran_before.is_some_and(|ran| ran != ProgressChecksum::of_prefix(&texts, resume)) {
-            return Err(MigrateError::Usage(format!(
+            return Err(MigrateError::Conflict(format!(
                 "{} (version {}) stopped after statement {resume} of an earlier text, and statements 1 to {resume} have been edited since, so resuming would skip the edits\n  fix: restore the text of those statements, or undo what they did by hand and delete the version's row from the history table",
                 migration.up.path.display(),
                 migration.version

@@ -186,6 +186,10 @@ pub fn load_files(mut files: Vec<SourceFile>, options: LoadOptions) -> Result<Mi
     };
 
     let format = detect_format(&files);
+    let files = match format {
+        Some(Format::Diesel) | None => files,
+        Some(_) => loader.top_level_only(files),
+    };
     match format {
         Some(Format::Diesel) => loader.load_diesel(&files),
         Some(Format::Pairs) => loader.load_pairs(&files),
@@ -275,6 +279,34 @@ impl Loader {
                 }
             },
         }
+    }
+
+    /// Drops files in subfolders, which only the diesel layout reads, with one warning per
+    /// subfolder that holds `.sql` files.
+    fn top_level_only(&mut self, files: Vec<SourceFile>) -> Vec<SourceFile> {
+        let mut warned: Vec<String> = Vec::new();
+        let mut kept = Vec::new();
+        for file in files {
+            let Some((folder, _)) = file.relative.split_once('/') else {
+                kept.push(file);
+                continue;
+            };
+            if file.relative.ends_with(".sql") && !warned.iter().any(|w| w == folder) {
+                warned.push(folder.to_string());
+                let path = file
+                    .display
+                    .parent()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default();
+                self.warnings.push(Problem {
+                    path,
+                    line: None,
+                    message: format!("the subfolder `{folder}` is not read: in this layout migrations sit at the top level of the folder"),
+                    fix: "move the subfolder out of the migrations folder, or its files up to the top level".to_string(),
+                });
+            }
+        }
+        kept
     }
 
     fn load_native(&mut self, files: &[SourceFile]) {
@@ -477,9 +509,16 @@ impl Loader {
         let mut folders: BTreeMap<&str, Vec<&SourceFile>> = BTreeMap::new();
         for file in files {
             // diesel reads only folders, so loose files (READMEs, data scripts) are not
-            // migrations.
-            if let Some((folder, _)) = file.relative.split_once('/') {
-                folders.entry(folder).or_default().push(file);
+            // migrations; a loose file named like one means two layouts are mixed.
+            match file.relative.split_once('/') {
+                Some((folder, _)) => folders.entry(folder).or_default().push(file),
+                None if file.relative.ends_with(".sql") && starts_with_version(&file.relative) => self.problem(
+                    &file.display,
+                    None,
+                    "a migration file beside diesel migration folders: this folder mixes two layouts, and underpin reads one layout per folder".to_string(),
+                    "move the file into a `<version>_<name>/up.sql` folder, or move the folders' migrations out to plain files",
+                ),
+                None => {}
             }
         }
 
@@ -785,6 +824,12 @@ struct Marker {
     start: usize,
     body_start: usize,
     transaction: bool,
+}
+
+/// Whether a file name starts with digits and `_`, as every migration layout's names do.
+fn starts_with_version(name: &str) -> bool {
+    let digits = name.bytes().take_while(u8::is_ascii_digit).count();
+    digits > 0 && name[digits..].starts_with(['_', '.'])
 }
 
 /// Recognises `-- migrate:up [options]` and `-- migrate:down [options]` lines.

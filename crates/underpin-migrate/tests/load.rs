@@ -426,3 +426,44 @@ fn broken_down_blocks_only_rollback() {
     let error = underpin_migrate::plan::plan(&set.migrations, &history, &request).unwrap_err();
     assert!(error.to_string().contains("CREATE INDEX CONCURRENTLY"), "{error}");
 }
+
+#[test]
+fn mixed_layouts_are_reported() {
+    // One diesel-style folder must not hide the plain migration files beside it.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("20261201090000_create_users.sql", "CREATE TABLE users (id int);"),
+            ("20261201090400_extra/up.sql", "SELECT 1;"),
+        ],
+    );
+    let found = problems(dir.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("20261201090000_create_users.sql") && found[0].contains("mixes two layouts"),
+        "{}",
+        found[0]
+    );
+}
+
+#[test]
+fn subfolders_outside_diesel_are_skipped_with_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("2_b.sql", "SELECT 2;"),
+            ("archive/1_a.sql", "SELECT 1;"),
+            ("archive/notes.txt", "old"),
+        ],
+    );
+    let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
+    assert_eq!(set.migrations.len(), 1);
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    assert!(
+        set.warnings[0].message.contains("`archive`"),
+        "{}",
+        set.warnings[0]
+    );
+}

@@ -4,7 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// underpin: the data foundation of a database-backed service.
+/// underpin: the data foundation of a database-backed service. This release has one job,
+/// `migrate`: versioned, checksummed, reversible schema migrations.
 #[derive(Debug, Parser)]
 #[command(name = "underpin", version, about, propagate_version = true)]
 pub struct Cli {
@@ -125,6 +126,7 @@ pub enum MigrateCommand {
     },
     /// Roll back the newest migration and apply it again.
     Redo {
+        /// Print the plan and its SQL; execute nothing.
         #[arg(long)]
         dry_run: bool,
         /// Required in an environment marked `protected = true`.
@@ -146,6 +148,7 @@ pub enum MigrateCommand {
     /// Mark a database that predates underpin as migrated up to VERSION, without running anything.
     #[command(disable_version_flag = true)]
     Baseline {
+        /// The newest version the database already has; older migrations never run.
         #[arg(long, value_name = "VERSION")]
         version: String,
     },

@@ -467,6 +467,9 @@ fn render_sql_failure(failure: &SqlFailure) -> String {
     if let Some(hint) = &failure.server.hint {
         help.push(format!("hint: {hint}"));
     }
+    if let Some(context) = &failure.server.context {
+        help.push(format!("context: {context}"));
+    }
     help.push(failure.advice.clone());
     diagnostic = diagnostic.with_help(help.join("\n"));
 

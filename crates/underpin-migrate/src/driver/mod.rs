@@ -38,6 +38,8 @@ pub struct ServerError {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
+    /// Where inside a function or `DO` block the error happened (PostgreSQL's CONTEXT).
+    pub context: Option<String>,
     /// 1-based character position in the statement, when the server gave one.
     #[serde(skip)]
     pub position: Option<usize>,
@@ -52,6 +54,7 @@ impl ServerError {
                     message: pg.message().to_string(),
                     detail: pg.detail().map(str::to_string),
                     hint: pg.hint().map(str::to_string),
+                    context: pg.r#where().map(str::to_string),
                     position: match pg.position() {
                         Some(sqlx::postgres::PgErrorPosition::Original(position)) => Some(position),
                         _ => None,
@@ -82,6 +85,9 @@ impl std::fmt::Display for ServerError {
         }
         if let Some(hint) = &self.hint {
             write!(f, "\n  hint: {hint}")?;
+        }
+        if let Some(context) = &self.context {
+            write!(f, "\n  context: {context}")?;
         }
         Ok(())
     }
