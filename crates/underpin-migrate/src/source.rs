@@ -109,7 +109,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| folder_problem(format!("cannot read the migrations folder: {e}")))?;
 
-    let mut files = Vec::new();
+    let mut listed: Vec<(PathBuf, String)> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| folder_problem(format!("cannot list the folder: {e}")))?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -132,15 +132,49 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
                 if inner_name.starts_with('.') || inner_is_dir {
                     continue;
                 }
-                files.push(read_file(&inner_entry.path(), format!("{name}/{inner_name}")));
+                listed.push((inner_entry.path(), format!("{name}/{inner_name}")));
             }
         } else {
-            files.push(read_file(&path, name));
+            listed.push((path, name));
         }
     }
+
+    let mut files = read_all(listed);
     // Directory listing order differs between filesystems; the result must not.
     files.sort_by(|a, b| a.relative.cmp(&b.relative));
     Ok(files)
+}
+
+/// Reads the listed files, spread over the available cores: for a folder of thousands of
+/// small files the open, read and close system calls are most of the time a load takes.
+fn read_all(listed: Vec<(PathBuf, String)>) -> Vec<SourceFile> {
+    let threads = std::thread::available_parallelism()
+        .map(|n| n.get())
+        .unwrap_or(1)
+        .min(4);
+    if threads < 2 || listed.len() < 256 {
+        return listed
+            .into_iter()
+            .map(|(path, relative)| read_file(&path, relative))
+            .collect();
+    }
+    let chunk = listed.len().div_ceil(threads);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = listed
+            .chunks(chunk)
+            .map(|part| {
+                scope.spawn(move || {
+                    part.iter()
+                        .map(|(path, relative)| read_file(path, relative.clone()))
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|handle| handle.join().expect("reading a migration file panicked"))
+            .collect()
+    })
 }
 
 fn read_file(path: &Path, relative: String) -> SourceFile {

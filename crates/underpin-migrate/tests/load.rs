@@ -467,3 +467,22 @@ fn subfolders_outside_diesel_are_skipped_with_warning() {
         set.warnings[0]
     );
 }
+
+#[test]
+fn large_folder_loads_in_order() {
+    // Folders past a few hundred files are read on several threads; the result must be the
+    // same as reading them one by one.
+    let dir = tempfile::tempdir().unwrap();
+    for n in 1..=600 {
+        std::fs::write(
+            dir.path().join(format!("{n}_m{n}.sql")),
+            format!("CREATE TABLE t{n} (id int);\n"),
+        )
+        .unwrap();
+    }
+    let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
+    let versions: Vec<String> = set.migrations.iter().map(|m| m.version.to_string()).collect();
+    let expected: Vec<String> = (1..=600).map(|n| n.to_string()).collect();
+    assert_eq!(versions, expected);
+    assert_eq!(set.migrations[599].up.sql, "CREATE TABLE t600 (id int);\n");
+}
