@@ -139,42 +139,13 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
         }
     }
 
-    let mut files = read_all(listed);
+    let mut files: Vec<SourceFile> = listed
+        .into_iter()
+        .map(|(path, relative)| read_file(&path, relative))
+        .collect();
     // Directory listing order differs between filesystems; the result must not.
     files.sort_by(|a, b| a.relative.cmp(&b.relative));
     Ok(files)
-}
-
-/// Reads the listed files, spread over the available cores: for a folder of thousands of
-/// small files the open, read and close system calls are most of the time a load takes.
-fn read_all(listed: Vec<(PathBuf, String)>) -> Vec<SourceFile> {
-    let threads = std::thread::available_parallelism()
-        .map(|n| n.get())
-        .unwrap_or(1)
-        .min(4);
-    if threads < 2 || listed.len() < 256 {
-        return listed
-            .into_iter()
-            .map(|(path, relative)| read_file(&path, relative))
-            .collect();
-    }
-    let chunk = listed.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = listed
-            .chunks(chunk)
-            .map(|part| {
-                scope.spawn(move || {
-                    part.iter()
-                        .map(|(path, relative)| read_file(path, relative.clone()))
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|handle| handle.join().expect("reading a migration file panicked"))
-            .collect()
-    })
 }
 
 fn read_file(path: &Path, relative: String) -> SourceFile {

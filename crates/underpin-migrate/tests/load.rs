@@ -470,8 +470,7 @@ fn subfolders_outside_diesel_are_skipped_with_warning() {
 
 #[test]
 fn large_folder_loads_in_order() {
-    // Folders past a few hundred files are read on several threads; the result must be the
-    // same as reading them one by one.
+    // Hundreds of files load in version order with their whole text.
     let dir = tempfile::tempdir().unwrap();
     for n in 1..=600 {
         std::fs::write(
