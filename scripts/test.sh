@@ -47,6 +47,22 @@ since() {
 
 is_root() { [[ $(id -u) -eq 0 ]]; }
 
+# Installs Debian packages quietly with apt-get, printing apt's output only on failure.
+apt_install() {
+  log "installing Debian $* with apt-get"
+  local started apt_log
+  started=$(now_us)
+  apt_log=$(mktemp)
+  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
+    "$@"; } >"$apt_log" 2>&1; then
+    cat "$apt_log" >&2
+    rm -f "$apt_log"
+    die "apt-get install $* failed (output above)"
+  fi
+  rm -f "$apt_log"
+  log "installed Debian $* in $(since "$started")"
+}
+
 # Installs Debian's psql and server binaries. Debian 12 packages PostgreSQL 15. Another
 # release brings its own major version, and the log line names the version that is started.
 install_debian_postgresql() {
@@ -54,19 +70,7 @@ install_debian_postgresql() {
     return
   fi
   is_root || die "Debian's PostgreSQL server is not installed. Run: sudo apt-get install --no-install-recommends postgresql postgresql-contrib"
-
-  log "installing Debian postgresql and postgresql-contrib with apt-get"
-  local started apt_log
-  started=$(now_us)
-  apt_log=$(mktemp)
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    postgresql postgresql-contrib; } >"$apt_log" 2>&1; then
-    cat "$apt_log" >&2
-    rm -f "$apt_log"
-    die "apt-get install postgresql postgresql-contrib failed (output above)"
-  fi
-  rm -f "$apt_log"
-  log "installed Debian postgresql in $(since "$started")"
+  apt_install postgresql postgresql-contrib
 }
 
 # Installs PgBouncer, which the tests run in transaction mode in front of PostgreSQL 15 to
@@ -76,22 +80,11 @@ install_pgbouncer() {
     return
   fi
   is_root || die "PgBouncer is not installed. Run: sudo apt-get install --no-install-recommends pgbouncer"
-  log "installing Debian pgbouncer with apt-get"
-  local started apt_log
-  started=$(now_us)
-  apt_log=$(mktemp)
-  if ! { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
-    pgbouncer; } >"$apt_log" 2>&1; then
-    cat "$apt_log" >&2
-    rm -f "$apt_log"
-    die "apt-get install pgbouncer failed (output above)"
-  fi
-  rm -f "$apt_log"
+  apt_install pgbouncer
   # The package starts a system-wide service; the tests run their own instances.
   if command -v systemctl >/dev/null; then
     systemctl stop pgbouncer >/dev/null 2>&1 || true
   fi
-  log "installed Debian pgbouncer in $(since "$started")"
 }
 
 pg15_bindir() {
