@@ -31,7 +31,8 @@ impl ConnectError {
     }
 }
 
-/// The server's message with its SQLSTATE and what to do, or the I/O error with a hint.
+/// Describes a connection error: the server's message with its SQLSTATE and the fix, or
+/// the I/O error with a hint.
 fn describe(error: &sqlx::Error) -> String {
     match error {
         sqlx::Error::Database(db) => {

@@ -86,17 +86,17 @@ impl DatabaseUrl {
         self.backend
     }
 
-    /// The URL with its password. Pass it only to a driver, never to a message.
+    /// Returns the URL with its password. Pass it only to a driver, never to a message.
     pub fn expose(&self) -> &str {
         &self.raw
     }
 
-    /// The URL with any password replaced by `***`.
+    /// Returns the URL with any password replaced by `***`.
     pub fn redacted(&self) -> String {
         redact_url(&self.raw)
     }
 
-    /// The secret strings this URL carries, for scrubbing text that might quote them.
+    /// Returns the secret strings this URL carries, for scrubbing text that might quote them.
     pub fn secrets(&self) -> Vec<String> {
         url_secrets(&self.raw)
     }
@@ -182,7 +182,7 @@ fn redact_userinfo_text(raw: &str) -> String {
     }
 }
 
-/// Whether the text between `://` and the last `@` holds an `@` or `/`, which a URL
+/// Returns whether the text between `://` and the last `@` contains an `@` or `/`, which a URL
 /// parser would read as the end of the userinfo or the start of the path.
 fn has_unencoded_userinfo(raw: &str) -> bool {
     let Some(scheme_end) = raw.find("://") else {
@@ -224,7 +224,7 @@ fn redact_key_values(raw: &str) -> String {
     out
 }
 
-/// The passwords in a URL, both as written (percent-encoded) and decoded.
+/// Returns the passwords in a URL, both as written (percent-encoded) and decoded.
 fn url_secrets(raw: &str) -> Vec<String> {
     let mut secrets = Vec::new();
     if let Some(scheme_end) = raw.find("://") {

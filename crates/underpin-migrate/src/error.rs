@@ -8,7 +8,7 @@ use crate::plan::PlanError;
 use crate::source::LoadError;
 use crate::version::Version;
 
-/// Which script of a migration ran.
+/// The script of a migration that ran: up or down.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Direction {
@@ -42,7 +42,7 @@ pub struct SqlFailure {
     pub server: ServerError,
     /// Whether the migration ran in a transaction (then nothing of it is applied).
     pub transaction: bool,
-    /// What to do next.
+    /// The next step for the user.
     pub advice: String,
     /// The script text and the byte range in it to point at, for source excerpts.
     #[serde(skip)]
@@ -71,7 +71,7 @@ impl fmt::Display for SqlFailure {
     }
 }
 
-/// Why a command stopped.
+/// The reason a command stopped.
 #[derive(Debug, thiserror::Error)]
 pub enum MigrateError {
     #[error("{0}")]
@@ -94,7 +94,7 @@ pub enum MigrateError {
 }
 
 impl MigrateError {
-    /// A short machine-readable kind for JSON reports.
+    /// Returns a short machine-readable kind for JSON reports.
     pub fn kind(&self) -> &'static str {
         match self {
             MigrateError::Load(_) => "load",

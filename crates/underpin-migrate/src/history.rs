@@ -36,7 +36,7 @@ impl RowStatus {
         }
     }
 
-    /// Whether the migration's changes are in the database in full.
+    /// Returns whether the migration's changes are in the database in full.
     pub fn is_complete(self) -> bool {
         matches!(self, RowStatus::Applied | RowStatus::Baseline)
     }

@@ -1,4 +1,4 @@
-//! What a migration is once loaded: a version, a name, an up script and maybe a down script.
+//! The loaded form of a migration: a version, a name, an up script and maybe a down script.
 
 use std::path::PathBuf;
 
@@ -63,7 +63,7 @@ pub struct Migration {
     pub down: Option<Script>,
     /// Checksum of the up script's canonical text; see [`crate::checksum`].
     pub checksum: String,
-    /// What is wrong with the down script; a rollback of this migration is rejected with
-    /// these, while everything else works.
+    /// Problems of the down script. A rollback of this migration is rejected with these,
+    /// while everything else works.
     pub down_problems: Vec<crate::source::Problem>,
 }

@@ -8,7 +8,7 @@ use crate::history::{AppliedMigration, RowStatus};
 use crate::migration::Migration;
 use crate::version::Version;
 
-/// Where a migration stands, comparing its file with its history row.
+/// The state of a migration, comparing its file with its history row.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum State {
@@ -172,7 +172,7 @@ pub fn issues(entries: &[StatusEntry], allow_out_of_order: bool) -> Vec<Issue> {
         .collect()
 }
 
-/// What to run, in order.
+/// A step to run; plans list them in order.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Step {
     /// Run the up script of `migrations[index]`, starting at statement `resume_from`
@@ -198,7 +198,7 @@ pub enum Request {
     Redo,
 }
 
-/// Why no plan could be made. Nothing has run.
+/// The reason no plan could be made. Nothing has run.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum PlanError {
     #[error("{}", render_issues(.0))]

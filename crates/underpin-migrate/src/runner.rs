@@ -153,12 +153,12 @@ impl<'o, D: Driver> Migrator<'o, D> {
         &mut self.driver
     }
 
-    /// The layout of the migrations folder, if it had any files.
+    /// Returns the layout of the migrations folder, if it had any files.
     pub fn format(&self) -> Option<crate::migration::Format> {
         self.set.format
     }
 
-    /// The steps the last `run` completed, including those before a failure.
+    /// Returns the steps the last `run` completed, including those before a failure.
     pub fn completed_steps(&self) -> &[StepReport] {
         &self.completed
     }

@@ -156,7 +156,7 @@ fn read_file(path: &Path, relative: String) -> SourceFile {
     }
 }
 
-/// Reads a whole file with plain `read` calls. `std::fs::read` first asks for the size
+/// Reads a whole file with plain `read` calls. `std::fs::read` first requests the size
 /// and position (two more system calls per file), which for a folder of thousands of small
 /// migrations costs more than the reading.
 fn read_small_file(path: &Path) -> std::io::Result<Vec<u8>> {
@@ -287,7 +287,7 @@ impl Loader {
     }
 
     /// Drops files in subfolders, which only the diesel layout reads, with one warning per
-    /// subfolder that holds `.sql` files.
+    /// subfolder that contains `.sql` files.
     fn top_level_only(&mut self, files: Vec<SourceFile>) -> Vec<SourceFile> {
         let mut warned: Vec<String> = Vec::new();
         let mut kept = Vec::new();
@@ -831,7 +831,7 @@ struct Marker {
     transaction: bool,
 }
 
-/// Whether a file name starts with digits and `_`, as every migration layout's names do.
+/// Returns whether a file name starts with digits and `_`, as every migration layout's names do.
 fn starts_with_version(name: &str) -> bool {
     let digits = name.bytes().take_while(u8::is_ascii_digit).count();
     digits > 0 && name[digits..].starts_with(['_', '.'])

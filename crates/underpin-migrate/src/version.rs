@@ -129,7 +129,8 @@ mod tests {
         let old = Version::parse_diesel("2024-04-12-144536").unwrap();
         let new = Version::parse_diesel("2024-07-30-140000-0000").unwrap();
         let newest = Version::parse_diesel("2026-08-22-100000").unwrap();
-        assert!(old < new && new < newest);
+        assert!(old < new);
+        assert!(new < newest);
         assert_eq!(Version::parse_diesel("20240412144536"), Some(old));
         assert_eq!(Version::parse_diesel("00000000000000").unwrap().as_str(), "0");
         let plain = Version::parse_diesel("2026-05-27-120000").unwrap();

@@ -85,7 +85,7 @@ pub struct MigrateArgs {
 pub enum MigrateCommand {
     /// Create a new migration file named after the current UTC time.
     New {
-        /// What the migration does, e.g. add_orders.
+        /// The migration's name, saying what it does, e.g. add_orders.
         name: String,
         /// Create the up section as no-transaction (for CREATE INDEX CONCURRENTLY).
         #[arg(long)]

@@ -385,7 +385,7 @@ fn resolve(global: &GlobalArgs, args: &MigrateArgs) -> Result<Context, CliError>
     })
 }
 
-/// The file a SQLite URL names; `None` for in-memory databases.
+/// Returns the file a SQLite URL names, or `None` for in-memory databases.
 fn sqlite_path(url: &DatabaseUrl) -> Option<PathBuf> {
     let raw = url.expose();
     let path = raw
@@ -425,7 +425,7 @@ fn sqlite_relative_to(url: DatabaseUrl, config: &Config) -> DatabaseUrl {
     DatabaseUrl::parse(&rebuilt).unwrap_or(url)
 }
 
-/// Whether progress bars may draw: a terminal on stderr and text output.
+/// Returns whether progress bars may draw, which needs a terminal on stderr and text output.
 pub fn progress_allowed(format: OutputFormat, quiet: bool) -> bool {
     format == OutputFormat::Text && !quiet && std::io::stderr().is_terminal()
 }

@@ -82,7 +82,7 @@ pub fn create(dir: &Path, name: &str, no_transaction: bool) -> Result<Vec<PathBu
     Ok(outputs.into_iter().map(|(path, _)| path).collect())
 }
 
-/// A UTC timestamp `YYYYMMDDHHMMSS`, unless the folder numbers its migrations 1, 2, 3…
+/// Returns a UTC timestamp `YYYYMMDDHHMMSS`, unless the folder numbers its migrations 1, 2, 3…
 /// (then the next number, zero-padded like the others).
 fn next_version(existing: &[String]) -> String {
     let timestamp = jiff::Timestamp::now().strftime("%Y%m%d%H%M%S").to_string();

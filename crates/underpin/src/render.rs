@@ -417,7 +417,7 @@ fn trim_timestamp(text: &str) -> String {
 }
 
 /// The text to show excerpts from, and the offset of the script in it: the whole file when
-/// it still holds the script where it was loaded from, else the script alone, shifted down
+/// it still contains the script where it was loaded from, else the script alone, shifted down
 /// to its first line.
 fn excerpt_source(failure: &SqlFailure) -> (String, usize) {
     if let Ok(raw) = std::fs::read_to_string(&failure.path) {
@@ -436,7 +436,7 @@ fn excerpt_source(failure: &SqlFailure) -> (String, usize) {
     (format!("{padding}{}", failure.source), offset)
 }
 
-/// A source-annotated report: the file, the line with a pointer, and the server's fields.
+/// Renders a source-annotated report: the file, the line with a pointer, and the server's fields.
 fn render_sql_failure(failure: &SqlFailure) -> String {
     let (text, offset) = excerpt_source(failure);
     let source = NamedSource::new(failure.path.display().to_string(), text);

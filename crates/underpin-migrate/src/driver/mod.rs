@@ -13,7 +13,7 @@ pub mod sqlite;
 pub use postgres::PostgresDriver;
 pub use sqlite::SqliteDriver;
 
-/// Where the history table lives.
+/// The location of the history table.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct HistoryTable {
     /// PostgreSQL schema; ignored by SQLite.
@@ -38,7 +38,7 @@ pub struct ServerError {
     pub message: String,
     pub detail: Option<String>,
     pub hint: Option<String>,
-    /// Where inside a function or `DO` block the error happened (PostgreSQL's CONTEXT).
+    /// The place inside a function or `DO` block where the error happened (PostgreSQL's CONTEXT).
     pub context: Option<String>,
     /// 1-based character position in the statement, when the server gave one.
     #[serde(skip)]
@@ -126,7 +126,7 @@ impl DriverError {
     }
 }
 
-/// Who holds the migration lock.
+/// The server session that holds the migration lock.
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
 pub struct LockHolder {
     pub pid: i32,
@@ -158,7 +158,7 @@ impl std::fmt::Display for LockHolder {
     }
 }
 
-/// How taking the lock went.
+/// The outcome of taking the lock.
 #[derive(Debug, Clone, Default)]
 pub struct LockWait {
     pub waited: Duration,
@@ -183,7 +183,7 @@ pub struct NewRow<'a> {
     pub error: Option<&'a str>,
 }
 
-/// What a transactional step did.
+/// The outcome of a transactional step.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum StepOutcome {
     Done,
@@ -260,6 +260,6 @@ pub trait Driver {
 
     async fn delete_row(&mut self, version: &str) -> Result<(), DriverError>;
 
-    /// The database user, for `applied_by`.
+    /// Returns the database user, for `applied_by`.
     async fn current_user(&mut self) -> Result<String, DriverError>;
 }

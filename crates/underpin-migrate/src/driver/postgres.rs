@@ -25,7 +25,7 @@ use super::{
 use crate::history::{AppliedMigration, RowStatus};
 use crate::version::Version;
 
-/// The longest pause between two lock attempts.
+/// The maximum pause between two lock attempts.
 const MAX_POLL: Duration = Duration::from_millis(500);
 
 /// How often a lock taken on an unreachable session is retried before giving up.
@@ -60,7 +60,7 @@ fn lock_key(table: &HistoryTable) -> (i32, i32) {
     (half(&digest[0..4]), half(&digest[4..8]))
 }
 
-/// A token unique to this process and driver instance.
+/// Returns a token unique to this process and driver instance.
 fn new_token() -> String {
     static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
     let nanos = std::time::SystemTime::now()
@@ -96,7 +96,7 @@ impl PostgresDriver {
         }
     }
 
-    /// The connection, for callers that run their own statements (tests, embedding apps).
+    /// Returns the connection, for callers that run their own statements (tests, embedding apps).
     pub fn connection(&mut self) -> &mut PgConnection {
         &mut self.conn
     }
@@ -104,7 +104,7 @@ impl PostgresDriver {
     /// A condition that is true while the server session that took the lock for this
     /// driver still holds it. It does not ask whether the session running the statement
     /// is that session: behind a transaction-mode pooler it often is not, and while the
-    /// lock stands no other runner can take it, because `try_lock` refuses a session whose
+    /// lock is held no other runner can take it, because `try_lock` refuses a session whose
     /// owner setting names another driver.
     fn holds_lock(&self) -> String {
         // The owner token on the running session is the check on a direct connection. Only
@@ -123,7 +123,7 @@ impl PostgresDriver {
         }
     }
 
-    /// A condition that is true while server process `pid` holds the migration lock.
+    /// Returns a condition that is true while server process `pid` holds the migration lock.
     fn lock_stands(&self, pid: i32) -> String {
         format!(
             "EXISTS (SELECT 1 FROM pg_catalog.pg_locks WHERE locktype = 'advisory' AND pid = {pid} AND classid = {}::oid AND objid = {}::oid AND objsubid = 2 AND granted)",
@@ -171,7 +171,7 @@ impl PostgresDriver {
         )
     }
 
-    /// A condition that is true while the lock stands and otherwise raises an error with
+    /// Returns a condition that is true while the lock is held and otherwise raises an error with
     /// [`LOCK_LOST`] in its message, so a step inside a transaction fails instead of
     /// committing without the lock. `concat` is not immutable, so the failing cast runs
     /// only when evaluated, not at plan time.
@@ -620,7 +620,8 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     }
 }
 
-/// Whether a statement may change session settings: `SET`, `RESET`, or a `set_config` call.
+/// Returns whether a statement may change session settings: `SET`, `RESET`, or a
+/// `set_config` call.
 /// Only migrations with such a statement pay for the reset round trip.
 fn changes_session(statement: &str) -> bool {
     let start = statement.trim_start();
