@@ -1,0 +1,1 @@
+//! PLACEHOLDER: the helper that owns this module replaces this file.
