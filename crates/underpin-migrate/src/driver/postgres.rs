@@ -427,6 +427,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
+        // row_to_applied reads these columns by position.
         let sql = format!(
             "SELECT version, name, checksum, checksum_algorithm, status, applied_at::text AS applied_at, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error FROM {}",
             self.name
@@ -652,21 +653,24 @@ async fn run_statements(conn: &mut PgConnection, statements: &[&str]) -> Result<
 
 fn row_to_applied(row: &PgRow) -> Result<AppliedMigration, DriverError> {
     let get_error = |e: sqlx::Error| DriverError::database("reading the history table", &e);
-    let version: String = row.try_get("version").map_err(get_error)?;
-    let status: String = row.try_get("status").map_err(get_error)?;
+    // By position, in the order of read_history's SELECT: a lookup by name hashes the name
+    // for every value, which for a history of thousands of rows is a visible part of a
+    // no-op `up`.
+    let version: String = row.try_get(0).map_err(get_error)?;
+    let status: String = row.try_get(4).map_err(get_error)?;
     Ok(AppliedMigration {
         version: parse_stored_version(&version)?,
-        name: row.try_get("name").map_err(get_error)?,
-        checksum: row.try_get("checksum").map_err(get_error)?,
-        checksum_algorithm: row.try_get("checksum_algorithm").map_err(get_error)?,
+        name: row.try_get(1).map_err(get_error)?,
+        checksum: row.try_get(2).map_err(get_error)?,
+        checksum_algorithm: row.try_get(3).map_err(get_error)?,
         status: parse_stored_status(&status)?,
-        applied_at: row.try_get("applied_at").map_err(get_error)?,
-        execution_ms: row.try_get("execution_ms").map_err(get_error)?,
-        applied_by: row.try_get("applied_by").map_err(get_error)?,
-        statements_done: row.try_get("statements_done").map_err(get_error)?,
-        statements_total: row.try_get("statements_total").map_err(get_error)?,
-        progress_checksum: row.try_get("progress_checksum").map_err(get_error)?,
-        error: row.try_get("error").map_err(get_error)?,
+        applied_at: row.try_get(5).map_err(get_error)?,
+        execution_ms: row.try_get(6).map_err(get_error)?,
+        applied_by: row.try_get(7).map_err(get_error)?,
+        statements_done: row.try_get(8).map_err(get_error)?,
+        statements_total: row.try_get(9).map_err(get_error)?,
+        progress_checksum: row.try_get(10).map_err(get_error)?,
+        error: row.try_get(11).map_err(get_error)?,
     })
 }
 
