@@ -17,6 +17,11 @@
 #   UNDERPIN_TEST_PG15_BINDIR  server binaries, for tests that start a cluster of their own
 #   UNDERPIN_TEST_PG18_BINDIR
 #   UNDERPIN_TEST_PGBOUNCER    the pgbouncer binary, for tests that start one in front of 15
+#   UNDERPIN_TEST_CHROMIUM     Debian's chromium, for the HTML page's browser test
+#   UNDERPIN_TEST_GRAPHVIZ_DOT Graphviz's dot, which checks that the DOT output parses
+#   UNDERPIN_TEST_JS_PARSERS   crates/underpin-docs/tests/js-parsers after `npm ci`: the
+#                              DBML and Mermaid parsers that check those outputs
+#   UNDERPIN_TEST_BROWSER      crates/underpin-docs/tests/browser after `npm ci`: Playwright
 # Setting a URL before the run points the tests at your own server, and its cluster is not
 # started.
 #
@@ -85,6 +90,33 @@ install_pgbouncer() {
   if command -v systemctl >/dev/null; then
     systemctl stop pgbouncer >/dev/null 2>&1 || true
   fi
+}
+
+# Installs Debian's chromium for the HTML page's browser test, and graphviz, whose dot
+# checks that the DOT output parses.
+install_docs_tools() {
+  local -a missing=()
+  [[ -x /usr/bin/chromium ]] || missing+=(chromium)
+  command -v dot >/dev/null || missing+=(graphviz)
+  command -v npm >/dev/null || missing+=(nodejs npm)
+  ((${#missing[@]} == 0)) && return
+  is_root || die "missing ${missing[*]}. Run: sudo apt-get install --no-install-recommends ${missing[*]}"
+  apt_install "${missing[@]}"
+}
+
+# Runs `npm ci` in a folder with a package-lock.json unless its node_modules was installed
+# from the same lock file.
+npm_install() {
+  local dir=$1 stamp=$1/node_modules/.underpin-lock started
+  if [[ -f $stamp ]] && cmp -s "$dir/package-lock.json" "$stamp"; then
+    return
+  fi
+  log "installing the npm packages of ${dir#"$PWD"/} with npm ci"
+  started=$(now_us)
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error >/dev/null) ||
+    die "npm ci failed in $dir (output above)"
+  cp "$dir/package-lock.json" "$stamp"
+  log "installed them in $(since "$started")"
 }
 
 pg15_bindir() {
@@ -263,6 +295,20 @@ main() {
   export UNDERPIN_TEST_PGBOUNCER
 
   [[ -n ${UNDERPIN_TEST_CMD:-} ]] || install_nextest
+
+  install_docs_tools
+  export UNDERPIN_TEST_CHROMIUM=${UNDERPIN_TEST_CHROMIUM:-/usr/bin/chromium}
+  UNDERPIN_TEST_GRAPHVIZ_DOT=${UNDERPIN_TEST_GRAPHVIZ_DOT:-$(command -v dot)}
+  export UNDERPIN_TEST_GRAPHVIZ_DOT
+  local docs_tests=$PWD/crates/underpin-docs/tests
+  if [[ -z ${UNDERPIN_TEST_JS_PARSERS:-} ]]; then
+    npm_install "$docs_tests/js-parsers"
+    export UNDERPIN_TEST_JS_PARSERS=$docs_tests/js-parsers
+  fi
+  if [[ -z ${UNDERPIN_TEST_BROWSER:-} ]]; then
+    npm_install "$docs_tests/browser"
+    export UNDERPIN_TEST_BROWSER=$docs_tests/browser
+  fi
 
   run_dir=$(mktemp -d "${TMPDIR:-/tmp}/underpin-test.XXXXXX")
   # Under root the servers run as the postgres user, who must traverse this folder.

@@ -15,6 +15,9 @@ pub mod mermaid;
 pub mod svg;
 pub mod tbls;
 
+mod keys;
+mod text;
+
 /// An output format of `underpin docs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Format {

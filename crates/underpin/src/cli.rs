@@ -4,8 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
-/// underpin: the data foundation of a database-backed service. This release has one job,
-/// `migrate`: versioned, checksummed, reversible schema migrations.
+/// underpin: the data foundation of a database-backed service: versioned migrations
+/// (`migrate`) and the data model document generated from the real schema (`docs`).
 #[derive(Debug, Parser)]
 #[command(name = "underpin", version, about, propagate_version = true)]
 pub struct Cli {
@@ -34,10 +34,6 @@ pub struct GlobalArgs {
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
 
-    /// Output for people (text) or for pipelines (json, one object on stdout).
-    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
-    pub format: OutputFormat,
-
     /// Print only errors.
     #[arg(short, long, global = true, conflicts_with = "verbose")]
     pub quiet: bool,
@@ -61,6 +57,8 @@ pub enum OutputFormat {
 pub enum Command {
     /// Versioned, checksummed, reversible schema migrations.
     Migrate(MigrateArgs),
+    /// Generate the data model document from the real schema, or check that it is current.
+    Docs(DocsArgs),
 }
 
 #[derive(Debug, Args)]
@@ -76,6 +74,10 @@ pub struct MigrateArgs {
     /// Seconds to wait for another runner's lock before giving up (default 60).
     #[arg(long, global = true, value_name = "SECONDS")]
     pub lock_timeout: Option<u64>,
+
+    /// Output for people (text) or for pipelines (json, one object on stdout).
+    #[arg(long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 
     #[command(subcommand)]
     pub command: MigrateCommand,
@@ -167,4 +169,57 @@ pub enum LockCommand {
     Status,
     /// End the server session that holds the migration lock.
     Release,
+}
+
+#[derive(Debug, Args)]
+pub struct DocsArgs {
+    /// Folder the documents go to (default: [docs] out in underpin.toml, else ./docs).
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+
+    /// Document formats, comma-separated: md, dbml, mermaid, dot, svg, html, json
+    /// (tbls-compatible schema.json). Default: [docs] formats, else all of them.
+    #[arg(long, value_name = "LIST", value_delimiter = ',')]
+    pub format: Vec<String>,
+
+    /// Write nothing; exit with code 3 and show what differs when the files in the output
+    /// folder do not match the schema.
+    #[arg(long)]
+    pub check: bool,
+
+    /// Document the schema the migrations build, applied to a scratch database, instead of
+    /// the database itself.
+    #[arg(long)]
+    pub from_migrations: bool,
+
+    /// With --from-migrations: a server to create the scratch database on (a superuser or
+    /// CREATEDB URL), instead of a throwaway local PostgreSQL cluster.
+    #[arg(long, value_name = "URL")]
+    pub scratch_url: Option<String>,
+
+    /// With --from-migrations and no --scratch-url: the PostgreSQL server binaries folder
+    /// (default: pg_config --bindir, else the newest /usr/lib/postgresql/*/bin).
+    #[arg(long, value_name = "DIR")]
+    pub pg_bindir: Option<PathBuf>,
+
+    /// Only these schemas (repeat or comma-separate). Default: every user schema.
+    #[arg(long = "schema", value_name = "NAME", value_delimiter = ',')]
+    pub schemas: Vec<String>,
+
+    /// Leave out these tables, as NAME or SCHEMA.NAME (the migration history table is
+    /// always left out).
+    #[arg(long = "exclude-table", value_name = "NAME", value_delimiter = ',')]
+    pub exclude_tables: Vec<String>,
+
+    /// The document title (default: [docs] title, else the database name).
+    #[arg(long, value_name = "TEXT")]
+    pub title: Option<String>,
+
+    /// A folder of Markdown templates that replace the built-in ones by file name.
+    #[arg(long, value_name = "DIR")]
+    pub templates: Option<PathBuf>,
+
+    /// Report for people (text) or for pipelines (json, one object on stdout).
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub report: OutputFormat,
 }

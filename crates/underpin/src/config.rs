@@ -16,6 +16,8 @@ pub struct Config {
     #[serde(default)]
     pub migrate: MigrateConfig,
     #[serde(default)]
+    pub docs: DocsConfig,
+    #[serde(default)]
     pub env: BTreeMap<String, EnvConfig>,
     /// The folder holding the file; relative paths in it resolve against this folder.
     #[serde(skip)]
@@ -32,6 +34,28 @@ pub struct MigrateConfig {
     pub lock_timeout: Option<u64>,
     pub allow_out_of_order: Option<bool>,
     pub require_down: Option<bool>,
+}
+
+/// `[docs]`: defaults for `underpin docs`; flags override each key.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DocsConfig {
+    /// Output folder, relative to the config file.
+    pub out: Option<String>,
+    /// Format names, as for --format.
+    pub formats: Option<Vec<String>>,
+    pub title: Option<String>,
+    pub schemas: Option<Vec<String>>,
+    pub exclude_tables: Option<Vec<String>>,
+    /// Markdown template folder, relative to the config file.
+    pub templates: Option<String>,
+    /// The most tables one diagram draws before a schema is split.
+    pub max_diagram_tables: Option<usize>,
+    /// Document the migrations applied to a scratch database instead of the database.
+    pub from_migrations: Option<bool>,
+    /// The server for scratch databases; `${VAR}` is expanded.
+    pub scratch_url: Option<String>,
+    pub pg_bindir: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

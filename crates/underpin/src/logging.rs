@@ -1,24 +1,36 @@
 //! tracing setup: stderr, level from -q/-v or RUST_LOG, every line scrubbed of secrets.
 
 use std::io::{IsTerminal, Write};
-use std::sync::OnceLock;
+use std::sync::RwLock;
 
 use tracing_subscriber::EnvFilter;
 use underpin_db::Redactor;
 
-static REDACTOR: OnceLock<Redactor> = OnceLock::new();
+static REDACTOR: RwLock<Option<Redactor>> = RwLock::new(None);
 
 /// Scrubs secrets known to the process from text about to be printed.
 pub fn redact(text: &str) -> String {
-    match REDACTOR.get() {
-        Some(redactor) => redactor.redact(text),
-        None => text.to_string(),
+    match REDACTOR.read().ok().as_deref() {
+        Some(Some(redactor)) => redactor.redact(text),
+        _ => text.to_string(),
     }
 }
 
 /// Registers the secrets to scrub; the first call wins.
 pub fn set_redactor(redactor: Redactor) {
-    let _ = REDACTOR.set(redactor);
+    if let Ok(mut slot) = REDACTOR.write()
+        && slot.is_none()
+    {
+        *slot = Some(redactor);
+    }
+}
+
+/// Adds the password of a URL that a command reads after the settings, such as a scratch
+/// server's, to the secrets to scrub.
+pub fn add_secret_url(url: &underpin_db::DatabaseUrl) {
+    if let Ok(mut slot) = REDACTOR.write() {
+        slot.get_or_insert_with(Redactor::new).add_url(url);
+    }
 }
 
 /// A stderr writer that scrubs each write.

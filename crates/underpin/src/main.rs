@@ -2,10 +2,12 @@
 
 mod cli;
 mod config;
+mod docs;
 mod logging;
 mod migrate;
 mod new;
 mod render;
+mod settings;
 
 use std::process::ExitCode;
 
@@ -23,11 +25,17 @@ pub mod exit {
     pub const USAGE: u8 = 2;
     /// `migrate status --exit-code` found pending migrations.
     pub const PENDING: u8 = 3;
+    /// `docs --check` found documents that no longer match the schema.
+    pub const OUT_OF_DATE: u8 = 3;
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let output = Output::new(cli.global.format, cli.global.quiet);
+    let format = match &cli.command {
+        Command::Migrate(args) => args.format,
+        Command::Docs(args) => args.report,
+    };
+    let output = Output::new(format, cli.global.quiet);
     logging::init(cli.global.quiet, cli.global.verbose, cli.global.log_json);
 
     let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
@@ -40,6 +48,7 @@ fn main() -> ExitCode {
     let outcome = runtime.block_on(async {
         match cli.command {
             Command::Migrate(args) => migrate::run(&cli.global, args, &output).await,
+            Command::Docs(args) => docs::run(&cli.global, args, &output).await,
         }
     });
     match outcome {

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use underpin_db::sql::Dialect;
-use underpin_db::{Backend, DatabaseUrl, Redactor, connect_postgres, connect_sqlite_with};
+use underpin_db::{Backend, DatabaseUrl, connect_postgres, connect_sqlite_with};
 use underpin_migrate::driver::LockHolder;
 use underpin_migrate::{
     Driver, Event, HistoryTable, LoadOptions, MigrateError, Migrator, PostgresDriver, Request, RunOptions,
@@ -13,9 +13,9 @@ use underpin_migrate::{
 };
 
 use crate::cli::{GlobalArgs, LockCommand, MigrateArgs, MigrateCommand, OutputFormat};
-use crate::config::{Config, interpolate};
 use crate::exit;
 use crate::render::{CliError, Output};
+use crate::settings::Settings;
 
 /// Everything a migrate command needs, resolved from flags, config and environment.
 struct Context {
@@ -283,83 +283,15 @@ fn parse_version(text: &str, format: Option<underpin_migrate::Format>) -> Result
 }
 
 fn resolve(global: &GlobalArgs, args: &MigrateArgs) -> Result<Context, CliError> {
-    let config = Config::load(global.config.as_deref())?;
-    let dotenv = config.base_dir.join(".env");
-    if dotenv.is_file()
-        && let Err(error) = dotenvy::from_path(&dotenv)
-    {
-        return Err(CliError::Usage(format!(
-            "{}: cannot read: {error}",
-            dotenv.display()
-        )));
-    }
-
-    let env_name = global.env.clone().or_else(|| {
-        if global.database_url.is_some() || std::env::var_os("DATABASE_URL").is_some() {
-            None
-        } else {
-            config.default_env.clone().or_else(|| match config.env.len() {
-                1 => config.env.keys().next().cloned(),
-                _ => None,
-            })
-        }
-    });
-    let env = match &env_name {
-        Some(name) => Some(config.env.get(name).ok_or_else(|| {
-            let known: Vec<&str> = config.env.keys().map(String::as_str).collect();
-            CliError::Usage(format!(
-                "environment `{name}` is not defined; add [env.{name}] to {} (defined: {})",
-                global
-                    .config
-                    .as_deref()
-                    .map(|p| p.display().to_string())
-                    .unwrap_or_else(|| "underpin.toml".to_string()),
-                if known.is_empty() {
-                    "none".to_string()
-                } else {
-                    known.join(", ")
-                }
-            ))
-        })?),
-        None => None,
-    };
-
-    let raw_url = if let Some(url) = &global.database_url {
-        Some(url.clone())
-    } else if let Some(env) = env {
-        match &env.url {
-            Some(url) => Some(interpolate(
-                url,
-                &format!("env.{}.url", env_name.as_deref().unwrap_or("")),
-            )?),
-            None => None,
-        }
-    } else {
-        std::env::var("DATABASE_URL").ok()
-    };
-
-    let from_config = global.database_url.is_none() && env.is_some();
-    let mut redactor = Redactor::new();
-    let (url, url_error) = match raw_url.as_deref().map(DatabaseUrl::parse) {
-        Some(Ok(url)) => {
-            redactor.add_url(&url);
-            (Some(if from_config { sqlite_relative_to(url, &config) } else { url }), None)
-        }
-        Some(Err(error)) => (None, Some(CliError::Usage(error.to_string()))),
-        None => (
-            None,
-            Some(CliError::Usage(
-                "no database URL: pass --database-url, set DATABASE_URL, or define [env.NAME] with a url in underpin.toml and pick it with --env".to_string(),
-            )),
-        ),
-    };
-    crate::logging::set_redactor(redactor);
-
-    let dir = match (
-        &global.dir,
-        env.and_then(|e| e.dir.as_deref()),
-        config.migrate.dir.as_deref(),
-    ) {
+    let Settings {
+        config,
+        env_name,
+        protected,
+        env_dir,
+        url,
+        url_error,
+    } = Settings::resolve(global)?;
+    let dir = match (&global.dir, env_dir.as_deref(), config.migrate.dir.as_deref()) {
         (Some(dir), _, _) => dir.clone(),
         (None, Some(dir), _) | (None, None, Some(dir)) => config.resolve(dir),
         (None, None, None) => config.resolve("migrations"),
@@ -380,7 +312,7 @@ fn resolve(global: &GlobalArgs, args: &MigrateArgs) -> Result<Context, CliError>
         lock_timeout: Duration::from_secs(args.lock_timeout.or(config.migrate.lock_timeout).unwrap_or(60)),
         allow_out_of_order: config.migrate.allow_out_of_order.unwrap_or(false),
         require_down: config.migrate.require_down.unwrap_or(false),
-        protected: env.is_some_and(|e| e.protected),
+        protected,
         env_name,
     })
 }
@@ -397,32 +329,6 @@ fn sqlite_path(url: &DatabaseUrl) -> Option<PathBuf> {
         return None;
     }
     Some(PathBuf::from(file))
-}
-
-/// A relative SQLite path in a config file means relative to that file, so a project works
-/// from any working directory.
-fn sqlite_relative_to(url: DatabaseUrl, config: &Config) -> DatabaseUrl {
-    if url.backend() != Backend::Sqlite || config.base_dir == std::path::Path::new(".") {
-        return url;
-    }
-    let raw = url.expose();
-    let path = raw
-        .strip_prefix("sqlite://")
-        .or_else(|| raw.strip_prefix("sqlite:"))
-        .unwrap_or(raw);
-    let (file, query) = path
-        .split_once('?')
-        .map(|(f, q)| (f, Some(q)))
-        .unwrap_or((path, None));
-    if file.starts_with(':') || file.starts_with('/') || file.is_empty() {
-        return url;
-    }
-    let joined = config.base_dir.join(file);
-    let rebuilt = match query {
-        Some(query) => format!("sqlite:{}?{query}", joined.display()),
-        None => format!("sqlite:{}", joined.display()),
-    };
-    DatabaseUrl::parse(&rebuilt).unwrap_or(url)
 }
 
 /// Returns whether progress bars may draw, which needs a terminal on stderr and text output.

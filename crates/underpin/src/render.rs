@@ -15,6 +15,7 @@ use underpin_migrate::{Direction, MigrateError, RunReport, SqlFailure, State, St
 
 use crate::cli::OutputFormat;
 use crate::config::ConfigError;
+use crate::docs::{DocsReport, FileState};
 use crate::exit;
 use crate::logging::redact;
 
@@ -380,6 +381,60 @@ impl Output {
     }
 
     /// Prints an error: JSON on stdout with --format json, otherwise a diagnostic on stderr.
+    pub fn docs(&self, report: &DocsReport) {
+        if self.json() {
+            self.print_json(report);
+            return;
+        }
+        let count = |state: FileState| report.files.iter().filter(|f| f.state == state).count();
+        let mut text = String::new();
+        for file in &report.files {
+            let label = match file.state {
+                FileState::Unchanged => continue,
+                FileState::Written => "wrote",
+                FileState::Removed => "removed",
+                FileState::Differs => "differs",
+                FileState::Missing => "missing",
+                FileState::Stale => "stale",
+            };
+            text.push_str(&format!("{label:<8} {}\n", file.path));
+            if let Some(diff) = &file.diff {
+                for line in diff.lines() {
+                    text.push_str(&format!("    {line}\n"));
+                }
+            }
+        }
+        let read = format!(
+            "{} tables, {} relations, read from the {}",
+            report.tables, report.relations, report.source
+        );
+        if report.check && report.up_to_date {
+            text.push_str(&format!(
+                "{}: up to date, {} files match the schema ({read})\n",
+                report.out,
+                report.files.len()
+            ));
+        } else if report.check {
+            let behind = report.files.len() - count(FileState::Unchanged);
+            text.push_str(&format!(
+                "{}: out of date, {behind} of {} files differ from the schema ({read}); run `underpin docs` and commit the result\n",
+                report.out,
+                report.files.len()
+            ));
+        } else if !self.quiet {
+            text.push_str(&format!(
+                "{}: {} written, {} unchanged, {} removed ({read})\n",
+                report.out,
+                count(FileState::Written),
+                count(FileState::Unchanged),
+                count(FileState::Removed)
+            ));
+        } else {
+            return;
+        }
+        self.print(&text);
+    }
+
     pub fn error(&self, error: &CliError) {
         if self.json() {
             let mut value =

@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# Compare `underpin docs` with pg_dump --schema-only and db2dbml (npm's @dbml/cli) on one
+# generated schema of 2,000 tables (bench/docs_gen.py), side by side on one throwaway cluster.
+# docs/BENCHMARKS.md records a run.
+#
+#   bash bench/docs.sh
+#
+# Timed with hyperfine (3 warm-up runs, RUNS timed runs, commands interleaved by hyperfine):
+#   underpin docs, all formats     introspection and every output, written to a folder
+#   underpin dump (introspection)  the schema read and printed as canonical JSON only
+#   pg_dump --schema-only          the same database, DDL to /dev/null
+#   db2dbml postgres               DBML of the same database
+# Untimed: the statements each tool sends (log_statement = 'all', counted per
+# application_name), peak memory (/usr/bin/time -v), output sizes.
+#
+# Environment overrides (defaults in brackets):
+#   SCHEMAS [20] TABLES [100]     generated schema size (SCHEMAS x TABLES tables, 10 columns each)
+#   RUNS [10]                     timed runs per command
+#   PORT [61433]                  port of the throwaway cluster on 127.0.0.1
+#   PG_BINDIR [/usr/lib/postgresql/15/bin]
+#   BENCH_PG_DIR [/dev/shm/underpin-docs-bench-pg]  cluster folder (tmpfs: steadier timings)
+#   BENCH_TOOLS [~/.cache/underpin-bench]           where @dbml/cli is installed
+#   BENCH_OUT [/tmp/underpin-docs-bench]            results and report.md
+set -euo pipefail
+
+readonly script=${0##*/}
+bench_dir=$(cd "$(dirname "$0")" && pwd)
+repo=$(cd "$bench_dir/.." && pwd)
+readonly bench_dir repo
+
+SCHEMAS=${SCHEMAS:-20}
+TABLES=${TABLES:-100}
+RUNS=${RUNS:-10}
+PORT=${PORT:-61433}
+PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
+BENCH_PG_DIR=${BENCH_PG_DIR:-/dev/shm/underpin-docs-bench-pg}
+BENCH_TOOLS=${BENCH_TOOLS:-$HOME/.cache/underpin-bench}
+BENCH_OUT=${BENCH_OUT:-/tmp/underpin-docs-bench}
+
+# Pinned so that a rerun measures the same peer; report.md records what ran.
+readonly dbml_cli_version=6.6.0
+
+log() { printf '%s: %s\n' "$script" "$*" >&2; }
+die() {
+  log "error: $*"
+  exit 1
+}
+
+install_tools() {
+  local -a missing=()
+  command -v hyperfine >/dev/null || missing+=(hyperfine)
+  [[ -x /usr/bin/time ]] || missing+=(time)
+  if ((${#missing[@]} > 0)); then
+    [[ $(id -u) -eq 0 ]] || die "missing ${missing[*]}; run: sudo apt-get install ${missing[*]}"
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  if [[ ! -x $BENCH_TOOLS/dbml-cli/node_modules/.bin/db2dbml ]]; then
+    log "installing @dbml/cli@$dbml_cli_version into $BENCH_TOOLS/dbml-cli"
+    mkdir -p "$BENCH_TOOLS/dbml-cli"
+    npm install --prefix "$BENCH_TOOLS/dbml-cli" --no-audit --no-fund --loglevel=error \
+      "@dbml/cli@$dbml_cli_version" >/dev/null
+  fi
+}
+
+build_underpin() {
+  log "building underpin and the dump example (release)"
+  (cd "$repo" && cargo build --release -q -p underpin && cargo build --release -q -p underpin-schema --example dump)
+}
+
+start_cluster() {
+  if [[ -d $BENCH_PG_DIR ]]; then
+    bash "$repo/scripts/pg-cluster.sh" stop "$BENCH_PG_DIR" 2>/dev/null || true
+    rm -rf "$BENCH_PG_DIR"
+  fi
+  bash "$repo/scripts/pg-cluster.sh" start "$PG_BINDIR" "$BENCH_PG_DIR" "$PORT" >/dev/null
+  trap 'bash "$repo/scripts/pg-cluster.sh" stop "$BENCH_PG_DIR"; rm -rf "$BENCH_PG_DIR"' EXIT
+}
+
+psql_cmd() { "$PG_BINDIR/psql" -X -q -v ON_ERROR_STOP=1 -h 127.0.0.1 -p "$PORT" -U postgres "$@"; }
+
+load_schema() {
+  log "generating and loading $SCHEMAS x $TABLES tables"
+  python3 "$bench_dir/docs_gen.py" "$SCHEMAS" "$TABLES" >"$BENCH_OUT/schema.sql"
+  psql_cmd -d postgres -c 'DROP DATABASE IF EXISTS docs_bench' -c 'CREATE DATABASE docs_bench'
+  psql_cmd -d docs_bench -f "$BENCH_OUT/schema.sql" >/dev/null
+  psql_cmd -d docs_bench -c 'VACUUM ANALYZE'
+}
+
+# Counts the statements one command sends: log_statement = 'all' for the database, the
+# command run once with its own application_name, then the server log lines of that name.
+count_statements() {
+  local name=$1 command=$2 log_file=$BENCH_PG_DIR/server.log before
+  before=$(wc -l <"$log_file")
+  PGAPPNAME=$name bash -c "$command" >/dev/null 2>&1
+  sleep 0.5
+  tail -n +"$((before + 1))" "$log_file" | grep -c "\[$name\].*statement: " || true
+}
+
+main() {
+  mkdir -p "$BENCH_OUT"
+  install_tools
+  build_underpin
+  start_cluster
+  load_schema
+
+  local url=postgres://postgres@127.0.0.1:$PORT/docs_bench
+  local underpin=$repo/target/release/underpin
+  local dump=$repo/target/release/examples/dump
+  local db2dbml=$BENCH_TOOLS/dbml-cli/node_modules/.bin/db2dbml
+  local out=$BENCH_OUT/out
+  local -a commands=(
+    -n "underpin docs (all formats)" "rm -rf $out/docs && $underpin docs --database-url $url --out $out/docs -q"
+    -n "underpin introspection only" "$dump $url >$out/model.json"
+    -n "pg_dump --schema-only" "$PG_BINDIR/pg_dump --schema-only -h 127.0.0.1 -p $PORT -U postgres docs_bench -f $out/dump.sql"
+    -n "db2dbml" "$db2dbml postgres '$url' -o $out/db2dbml.dbml"
+  )
+  mkdir -p "$out"
+
+  log "hyperfine: $RUNS runs each"
+  hyperfine --style basic --warmup 3 --runs "$RUNS" --export-json "$BENCH_OUT/hyperfine.json" \
+    --export-markdown "$BENCH_OUT/hyperfine.md" "${commands[@]}" >"$BENCH_OUT/hyperfine.txt"
+
+  # The log line prefix names the application, so each tool's statements can be told apart.
+  psql_cmd -d postgres -c "ALTER SYSTEM SET log_line_prefix = '[%a] '" -c "ALTER DATABASE docs_bench SET log_statement = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
+  local underpin_statements dump_statements pg_dump_statements db2dbml_statements
+  underpin_statements=$(count_statements underpin "rm -rf $out/docs && $underpin docs --database-url $url --out $out/docs -q")
+  dump_statements=$(count_statements underpin "$dump $url")
+  pg_dump_statements=$(count_statements pg_dump "$PG_BINDIR/pg_dump --schema-only -h 127.0.0.1 -p $PORT -U postgres docs_bench -f /dev/null")
+  db2dbml_statements=$(count_statements db2dbml "$db2dbml postgres '$url' -o $out/db2dbml.dbml")
+  psql_cmd -d postgres -c "ALTER DATABASE docs_bench RESET log_statement" >/dev/null
+
+  local underpin_rss
+  underpin_rss=$(/usr/bin/time -v "$underpin" docs --database-url "$url" --out "$out/docs" -q 2>&1 >/dev/null |
+    awk '/Maximum resident/ {print $6}')
+  local reported
+  reported=$("$underpin" docs --database-url "$url" --out "$out/docs" --report json | python3 -c 'import json,sys; r=json.load(sys.stdin); print(r["queries"], r["tables"], r["relations"])')
+
+  {
+    printf '# underpin docs benchmark\n\n'
+    printf -- '- machine: %s, %s cores, %s\n' "$(uname -m)" "$(nproc)" "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
+    printf -- '- PostgreSQL: %s (cluster on %s)\n' "$("$PG_BINDIR/postgres" --version)" "$BENCH_PG_DIR"
+    printf -- '- schema: %s schemas x %s tables, 10 columns each (bench/docs_gen.py)\n' "$SCHEMAS" "$TABLES"
+    printf -- '- underpin: %s (git %s)\n' "$("$underpin" --version)" "$(git -C "$repo" rev-parse --short HEAD)"
+    printf -- '- db2dbml: @dbml/cli %s on node %s\n' "$dbml_cli_version" "$(node --version)"
+    printf -- '- underpin reports: catalog queries, tables, relations = %s\n\n' "$reported"
+    printf '## Times (hyperfine, %s runs after 3 warm-ups)\n\n' "$RUNS"
+    cat "$BENCH_OUT/hyperfine.md"
+    printf '\n## Statements sent (log_statement = all)\n\n'
+    printf '| tool | statements |\n|---|---:|\n'
+    printf '| underpin docs (all formats) | %s |\n' "$underpin_statements"
+    printf '| underpin introspection only | %s |\n' "$dump_statements"
+    printf '| pg_dump --schema-only | %s |\n' "$pg_dump_statements"
+    printf '| db2dbml | %s |\n' "$db2dbml_statements"
+    printf '\n## Peak memory\n\nunderpin docs (all formats): %s kB\n' "$underpin_rss"
+    printf '\n## Output sizes\n\n```\n'
+    (cd "$out" && du -sh docs docs/* model.json dump.sql db2dbml.dbml 2>/dev/null)
+    printf '```\n'
+  } >"$BENCH_OUT/report.md"
+  log "report: $BENCH_OUT/report.md"
+  cat "$BENCH_OUT/report.md"
+}
+
+main "$@"
