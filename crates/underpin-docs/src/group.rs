@@ -1,6 +1,6 @@
 //! Splitting a schema into diagram groups small enough to read and to render.
 //!
-//! A diagram of 2,000 tables helps nobody, and GitHub refuses Mermaid blocks past its text
+//! A diagram of 2,000 tables is unreadable, and GitHub rejects Mermaid blocks past its text
 //! limit. Tables are grouped per schema; a schema with more tables than the limit is cut into
 //! clusters that keep tables joined by foreign keys together, by walking the key graph breadth
 //! first from the best-connected table and cutting the walk into runs of at most `max_tables`.

@@ -70,7 +70,7 @@ pub struct Namespace {
 #[serde(rename_all = "snake_case")]
 pub enum TableKind {
     Table,
-    /// `PARTITION BY`: holds no rows itself; see [`Table::partition_key`].
+    /// `PARTITION BY`: stores no rows itself. See [`Table::partition_key`].
     PartitionedTable,
     View,
     MaterializedView,
@@ -129,21 +129,21 @@ impl Table {
         self.columns.iter().find(|column| column.name == name)
     }
 
-    /// Whether the column is part of the primary key.
+    /// Returns whether the column is part of the primary key.
     pub fn is_primary_key_column(&self, column: &str) -> bool {
         self.primary_key
             .as_ref()
             .is_some_and(|key| key.columns.iter().any(|name| name == column))
     }
 
-    /// Whether the column is among the referencing columns of any foreign key.
+    /// Returns whether the column is among the referencing columns of any foreign key.
     pub fn is_foreign_key_column(&self, column: &str) -> bool {
         self.foreign_keys
             .iter()
             .any(|key| key.columns.iter().any(|name| name == column))
     }
 
-    /// Whether a unique constraint or unique index covers exactly this one column.
+    /// Returns whether a unique constraint or unique index covers exactly this one column.
     pub fn is_unique_column(&self, column: &str) -> bool {
         let single = |columns: &[String]| columns.len() == 1 && columns[0] == column;
         self.unique_constraints
@@ -220,7 +220,7 @@ pub enum ForeignKeyAction {
 }
 
 impl ForeignKeyAction {
-    /// The SQL words: `NO ACTION`, `SET NULL`.
+    /// Returns the SQL words: `NO ACTION`, `SET NULL`.
     pub fn as_sql(self) -> &'static str {
         match self {
             Self::NoAction => "NO ACTION",
@@ -430,8 +430,8 @@ impl Schema {
         self.extensions.sort_by(|a, b| a.name.cmp(&b.name));
     }
 
-    /// The canonical JSON snapshot: normalized, pretty-printed, ending in a newline. The same
-    /// schema gives the same bytes.
+    /// Serializes the canonical JSON snapshot: normalized, pretty-printed, ending in a newline.
+    /// The same schema gives the same bytes.
     pub fn to_canonical_json(&self) -> String {
         let mut normalized = self.clone();
         normalized.normalize();
@@ -450,7 +450,7 @@ impl Schema {
             .find(|table| table.schema == schema && table.name == name)
     }
 
-    /// Every foreign key of every table, in table then constraint order.
+    /// Returns every foreign key of every table, in table then constraint order.
     pub fn relations(&self) -> Vec<Relation<'_>> {
         let index = self.index_by_name();
         self.tables
@@ -470,7 +470,7 @@ impl Schema {
             .collect()
     }
 
-    /// The foreign keys that point at `table`, each with the table that holds it.
+    /// Returns the foreign keys that point at `table`, each with the table that declares it.
     pub fn referenced_by(&self, table: &Table) -> Vec<(&Table, &ForeignKey)> {
         self.tables
             .iter()
@@ -481,7 +481,7 @@ impl Schema {
             .collect()
     }
 
-    /// The direct partitions of a partitioned table, by name.
+    /// Returns the direct partitions of a partitioned table, by name.
     pub fn partitions_of(&self, parent: &Table) -> Vec<&Table> {
         self.tables
             .iter()
