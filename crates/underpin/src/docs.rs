@@ -278,11 +278,33 @@ async fn read_from_migrations(docs: &DocsSettings, settings: &Settings) -> Resul
     let scratch = ScratchDatabase::create(&source)
         .await
         .map_err(|e| CliError::Io(e.to_string()))?;
-    let outcome = apply_and_read(scratch.url(), set, docs).await;
+    // A signal stops the work, not the cleanup: the scratch database is removed either way.
+    let outcome = tokio::select! {
+        outcome = apply_and_read(scratch.url(), set, docs) => outcome,
+        () = interrupted() => Err(CliError::Interrupted(
+            "the scratch database was removed".to_string(),
+        )),
+    };
     let cleanup = scratch.cleanup().await;
     let read = outcome?;
     cleanup.map_err(|e| CliError::Io(e.to_string()))?;
     Ok(read)
+}
+
+/// Completes on Ctrl-C (SIGINT) or SIGTERM.
+async fn interrupted() {
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        () = terminate => {}
+    }
 }
 
 async fn apply_and_read(

@@ -27,6 +27,8 @@ pub mod exit {
     pub const PENDING: u8 = 3;
     /// `docs --check` found documents that no longer match the schema.
     pub const OUT_OF_DATE: u8 = 3;
+    /// Ctrl-C or SIGTERM stopped the command (128 + SIGINT, as shells report it).
+    pub const INTERRUPTED: u8 = 130;
 }
 
 fn main() -> ExitCode {

@@ -32,6 +32,9 @@ pub enum CliError {
     Migrate(#[from] MigrateError),
     #[error("{0}")]
     Io(String),
+    /// Ctrl-C or SIGTERM, after the command cleaned up what it had started.
+    #[error("interrupted; {0}")]
+    Interrupted(String),
     /// A run that failed after completing some steps.
     #[error("{error}")]
     Run {
@@ -48,6 +51,7 @@ impl CliError {
                 MigrateError::Usage(_) | MigrateError::Plan(PlanError::UnknownVersion(_)) => exit::USAGE,
                 _ => exit::FAILURE,
             },
+            CliError::Interrupted(_) => exit::INTERRUPTED,
             _ => exit::FAILURE,
         }
     }
@@ -59,6 +63,7 @@ impl CliError {
             CliError::Connect(_) => "connect",
             CliError::Migrate(error) | CliError::Run { error, .. } => error.kind(),
             CliError::Io(_) => "io",
+            CliError::Interrupted(_) => "interrupted",
         }
     }
 }

@@ -404,3 +404,65 @@ fn passwords_stay_out_of_docs_errors() {
     }
     live.stderr_contains("127.0.0.1");
 }
+
+#[test]
+fn interrupt_removes_local_cluster() {
+    let bindir = std::env::var("UNDERPIN_TEST_PG15_BINDIR").unwrap_or_else(|_| {
+        panic!(
+            "UNDERPIN_TEST_PG15_BINDIR is not set; run the suite with `bash scripts/test.sh`, which sets it"
+        )
+    });
+    let project = Project::new();
+    project.native("20260101000000_slow.sql", "SELECT pg_sleep(60);", None);
+    // The cluster's folder goes into a TMPDIR of the test's own, so what is left is visible.
+    // Under root the server runs as the postgres user, who must be able to enter it.
+    let temp = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+
+    let mut command = project.spawnable();
+    std::os::unix::process::CommandExt::process_group(&mut command, 0);
+    command.env("TMPDIR", temp.path()).args([
+        "docs",
+        "--from-migrations",
+        "--pg-bindir",
+        &bindir,
+        "--out",
+        "docs",
+    ]);
+    let mut running = Spawned::start(command, "underpin docs --from-migrations".to_string());
+
+    // Waits until the server is up and the slow migration runs: the folder has a socket.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    loop {
+        let socket_present = std::fs::read_dir(temp.path())
+            .unwrap()
+            .flatten()
+            .any(|entry| entry.path().join(".s.PGSQL.5432").exists());
+        if socket_present {
+            break;
+        }
+        assert!(
+            running.try_outcome().is_none(),
+            "{}",
+            running.wait(std::time::Duration::ZERO)
+        );
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scratch cluster never started"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    std::thread::sleep(std::time::Duration::from_millis(500));
+
+    // Ctrl-C reaches every process of the terminal's group.
+    running.signal_group("INT");
+    let outcome = running.wait(std::time::Duration::from_secs(30));
+    outcome.expect_code(130).stderr_contains("interrupted");
+    let left: Vec<_> = std::fs::read_dir(temp.path())
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
+    assert!(!project.path().join("docs").exists());
+}

@@ -488,7 +488,11 @@ fn spawn_postgres(postgres: &Path, folder: &Path, account: Option<Account>) -> R
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(log)
-        .stderr(log_copy);
+        .stderr(log_copy)
+        // A process group of its own, so Ctrl-C in the terminal reaches only underpin, which
+        // then stops the server and removes the folder, instead of the server shutting
+        // down on its own and leaving the folder behind.
+        .process_group(0);
     if let Some(account) = account {
         command.uid(account.uid).gid(account.gid);
     }

@@ -170,6 +170,18 @@ impl Spawned {
         Some(self.outcome(status.code()))
     }
 
+    /// Sends a signal by name (`INT`, `TERM`) with kill(1) to the process group that the
+    /// process leads, as Ctrl-C in a terminal does. Start the command with
+    /// `process_group(0)` so the group holds the process and its children only.
+    pub fn signal_group(&self, name: &str) {
+        let group = format!("-{}", self.child.id());
+        let status = std::process::Command::new("kill")
+            .args([&format!("-{name}"), "--", &group])
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{name} -- {group} failed");
+    }
+
     /// Ends the process with SIGKILL, as a crash or an OOM kill would.
     pub fn kill(&mut self) {
         self.child.kill().expect("send SIGKILL");
