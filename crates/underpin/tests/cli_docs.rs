@@ -466,3 +466,42 @@ fn interrupt_removes_local_cluster() {
     assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
     assert!(!project.path().join("docs").exists());
 }
+
+#[test]
+fn templates_replace_and_report_errors() {
+    let project = quickstart();
+    let url = sqlite_url(&project);
+    project.migrate(&url, &["up"]).expect_success();
+    project.write(
+        "templates/table.md.j2",
+        "### Table {{ table.name|text }} (house style)\n",
+    );
+    project
+        .run(&[
+            "docs",
+            "--database-url",
+            &url,
+            "--format",
+            "md",
+            "--templates",
+            "templates",
+        ])
+        .expect_success();
+    let markdown = read(&project.path().join("docs/DataModel.md"));
+    assert!(markdown.contains("### Table notes (house style)"), "{markdown}");
+
+    project.write("templates/table.md.j2", "line one\n{% for x in %}\n");
+    project
+        .run(&[
+            "docs",
+            "--database-url",
+            &url,
+            "--format",
+            "md",
+            "--templates",
+            "templates",
+        ])
+        .expect_code(2)
+        .stderr_contains("table.md.j2")
+        .stderr_contains("line 2");
+}
