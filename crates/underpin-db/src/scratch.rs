@@ -8,20 +8,38 @@
 //! Cleanup: call [`ScratchDatabase::cleanup`], which reports failures. A guard dropped without
 //! it (an early return, an error, a panic that unwinds) cleans up synchronously in `Drop` and
 //! logs failures with `tracing::warn!`. `Drop` blocks the calling thread while it works (for
-//! a server database up to about a minute when the server does not respond). Nothing runs when
-//! the process ends without unwinding (`std::process::exit`, SIGKILL, `panic = "abort"`):
-//! then a server database named `underpin_scratch_<pid>_<hex>`, or a folder
-//! `underpin-scratch-*` in the temporary folder, is left behind.
+//! a server database up to about a minute when the server does not respond).
+//!
+//! # What a killed process leaves behind
+//!
+//! No cleanup code runs when the process ends without unwinding (SIGKILL, for example from a
+//! CI timeout or the OOM killer, `std::process::exit`, `panic = "abort"`). On Linux a local
+//! cluster's programs still end, because they get a parent-death signal: the server shuts
+//! down at once (SIGQUIT), initdb is killed. What stays is
+//!
+//! - for a server database: the database `underpin_scratch_<pid>_<8 hex digits>`, where
+//!   `<pid>` is the process ID of the underpin that created it. List such databases with
+//!   `SELECT datname FROM pg_database WHERE datname LIKE 'underpin\_scratch\_%'` and drop
+//!   one with `DROP DATABASE … WITH (FORCE)` once its process has ended;
+//! - for a local cluster or a SQLite file: the folder `underpin-scratch-<6 random
+//!   characters>` in the temporary folder (TMPDIR, else /tmp), with the data directory and
+//!   server log or the SQLite file. List them with `ls -d "${TMPDIR:-/tmp}"/underpin-scratch-*`.
+//!   [`ScratchDatabase::remove_abandoned_folders`] removes those whose owner has ended and in
+//!   which no server runs. Removing one by hand is safe once `data/postmaster.pid` is gone
+//!   or names a process that no longer runs.
+//!
+//! Systems other than Linux have no parent-death signal, so there the server of a killed
+//! process keeps running. `data/postmaster.pid` in its folder contains its process ID.
 
+mod child;
 mod cluster;
+mod folder;
 mod server;
 
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-use tempfile::TempDir;
 
 use crate::connect::ConnectError;
 use crate::url::{Backend, DatabaseUrl, UrlError};
@@ -177,6 +195,19 @@ pub enum ScratchError {
     },
 
     #[error(
+        "{} was stopped by {signal} before it finished{hint}. Its output ends with:\n{output}",
+        .program.display()
+    )]
+    CommandStopped {
+        program: PathBuf,
+        /// The signal, e.g. "signal 9 (SIGKILL)".
+        signal: String,
+        /// A suggested fix, starting with "; ", or empty.
+        hint: String,
+        output: String,
+    },
+
+    #[error(
         "the PostgreSQL server {} exited with {status} before it accepted connections. Its log \
          ends with:\n{log_tail}",
         .postgres.display()
@@ -239,6 +270,17 @@ enum Kind {
 impl ScratchDatabase {
     /// Creates an empty scratch database from `source`. On failure everything created so far
     /// (a database, a server process, a folder) is removed before the error returns.
+    ///
+    /// Do not cancel this future: await it, then call [`cleanup`](Self::cleanup). A server
+    /// completes a CREATE DATABASE whose client went away, so cancelling while that statement
+    /// runs leaves a database `underpin_scratch_<pid>_<hex>` without a guard to drop it. To
+    /// react to Ctrl-C, record the signal and act on it once this returns.
+    ///
+    /// Any thread of a Tokio runtime with I/O and time enabled may call this. The local
+    /// cluster's programs are started on a thread of this module that lasts as long as the
+    /// process, because their parent-death signal fires when the thread that started them
+    /// ends, and a caller's thread may end first (Tokio's blocking-pool threads do after ten
+    /// seconds of idling).
     pub async fn create(source: &ScratchSource) -> Result<ScratchDatabase, ScratchError> {
         let (url, kind) = match source {
             ScratchSource::Server { admin, template } => {
@@ -312,18 +354,36 @@ impl ScratchDatabase {
         tracing::debug!(url = %url, "removed the scratch database");
         Ok(())
     }
+
+    /// Removes the scratch folders `underpin-scratch-*` directly in `temp_dir` (usually
+    /// [`std::env::temp_dir`]) that a killed process left behind, and returns them, sorted.
+    /// It removes only a folder whose creator, a process of this effective user ID, has
+    /// ended, whose lock file is older than `min_age`, and in which no PostgreSQL server
+    /// runs. No server runs when `data/postmaster.pid` names no live process, the socket
+    /// accepts no connection and no process works in the folder.
+    ///
+    /// `min_age` covers the instant between a folder's creation and its lock, so a minute is
+    /// ample. Folders that cannot be checked or removed are skipped with a warning. Server
+    /// databases are not swept, because the process ID in their name cannot show whether
+    /// their creator still runs on another machine.
+    pub fn remove_abandoned_folders(
+        temp_dir: &Path,
+        min_age: Duration,
+    ) -> Result<Vec<PathBuf>, ScratchError> {
+        folder::remove_abandoned(temp_dir, min_age)
+    }
 }
 
 /// A SQLite scratch file. It lives in a folder of its own so that the journal, WAL and
 /// shared-memory files SQLite creates beside it go with it.
 struct SqliteFile {
     /// `None` once removed.
-    dir: Option<TempDir>,
+    dir: Option<folder::ScratchDir>,
 }
 
 impl SqliteFile {
     fn create() -> Result<(SqliteFile, DatabaseUrl), ScratchError> {
-        let dir = new_temp_dir()?;
+        let dir = folder::ScratchDir::create()?;
         let path = dir.path().join("scratch.db");
         let file = SqliteFile { dir: Some(dir) };
         let url = DatabaseUrl::parse(&format!("sqlite:{}", percent_encode_path(&path)?))?;
@@ -331,12 +391,12 @@ impl SqliteFile {
     }
 
     fn folder(&self) -> Option<&Path> {
-        self.dir.as_ref().map(TempDir::path)
+        self.dir.as_ref().map(folder::ScratchDir::path)
     }
 
     fn cleanup(mut self) -> Result<(), ScratchError> {
         match self.dir.take() {
-            Some(dir) => remove_temp_dir(dir),
+            Some(dir) => dir.close(),
             None => Ok(()),
         }
     }
@@ -345,7 +405,7 @@ impl SqliteFile {
 impl Drop for SqliteFile {
     fn drop(&mut self) {
         if let Some(dir) = self.dir.take()
-            && let Err(error) = remove_temp_dir(dir)
+            && let Err(error) = dir.close()
         {
             tracing::warn!(%error, "could not remove a SQLite scratch folder; remove it by hand");
         }
@@ -358,20 +418,6 @@ impl fmt::Debug for SqliteFile {
             .field("folder", &self.folder())
             .finish()
     }
-}
-
-/// Creates a folder `underpin-scratch-*` in the system's temporary folder (TMPDIR), mode 700.
-fn new_temp_dir() -> Result<TempDir, ScratchError> {
-    tempfile::Builder::new()
-        .prefix("underpin-scratch-")
-        .tempdir()
-        .map_err(|e| ScratchError::io("creating a folder in", &std::env::temp_dir(), e))
-}
-
-fn remove_temp_dir(dir: TempDir) -> Result<(), ScratchError> {
-    let path = dir.path().to_path_buf();
-    dir.close()
-        .map_err(|e| ScratchError::io("removing the scratch folder", &path, e))
 }
 
 /// Percent-encodes a path for a URL, keeping `/` and the characters RFC 3986 leaves

@@ -5,12 +5,16 @@
 //!
 //! Each test checks removal from the outside: `pg_database` for a server database, `/proc`
 //! for the postmaster and the processes working in the cluster folder, the file system for
-//! folders. Tests that must control TMPDIR, or must panic in a process of their own, run
-//! an ignored helper test of this binary in a child process.
+//! folders. Tests that must control TMPDIR, panic in a process of their own, or signal the
+//! process that creates a cluster run an ignored helper test of this binary in a child
+//! process.
 
+use std::io::{BufRead, BufReader, Read};
+use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::Command;
-use std::time::Instant;
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
 
 use sqlx::{AssertSqlSafe, Connection};
 use underpin_db::{
@@ -27,6 +31,7 @@ const CHILD_VAR: &str = "UNDERPIN_SCRATCH_TEST_CHILD";
 /// Prefixes of the lines a helper prints; libtest prints `test NAME ... ` before them.
 const CLUSTER_MARKER: &str = "scratch cluster: ";
 const ERROR_MARKER: &str = "scratch error: ";
+const INTERRUPT_MARKER: &str = "scratch helper received SIGINT";
 
 fn required_env(name: &str, example: &str) -> String {
     match std::env::var(name) {
@@ -176,6 +181,144 @@ fn run_helper(name: &str, tmpdir: &Path, argument: &str) -> std::process::Output
         .env(CHILD_VAR, argument)
         .output()
         .unwrap()
+}
+
+/// A helper test running in a child process that leads a process group of its own, so that
+/// a signal sent to that group reaches the helper and its children but not this process.
+/// Its stdout lines arrive while it runs.
+struct RunningHelper {
+    child: Child,
+    lines: mpsc::Receiver<String>,
+    /// The stdout lines received so far.
+    stdout: Vec<String>,
+    stderr: std::thread::JoinHandle<String>,
+}
+
+impl RunningHelper {
+    /// Starts the ignored helper test `name` like `run_helper` does.
+    fn spawn(name: &str, tmpdir: &Path, argument: &str) -> RunningHelper {
+        let mut child = Command::new(std::env::current_exe().unwrap())
+            .args([name, "--exact", "--ignored", "--nocapture", "--test-threads=1"])
+            .env("TMPDIR", tmpdir)
+            .env(CHILD_VAR, argument)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .process_group(0)
+            .spawn()
+            .unwrap();
+        let stdout = child.stdout.take().unwrap();
+        let (sender, lines) = mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if sender.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut stderr = child.stderr.take().unwrap();
+        let stderr = std::thread::spawn(move || {
+            let mut text = String::new();
+            let _ = stderr.read_to_string(&mut text);
+            text
+        });
+        RunningHelper {
+            child,
+            lines,
+            stdout: Vec::new(),
+            stderr,
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Waits for a stdout line that contains `marker` and returns the text after it.
+    fn wait_for_line(&mut self, marker: &str, timeout: Duration) -> String {
+        let deadline = Instant::now() + timeout;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match self.lines.recv_timeout(left) {
+                Ok(line) => {
+                    let found = line.split_once(marker).map(|(_, rest)| rest.to_string());
+                    self.stdout.push(line);
+                    if let Some(rest) = found {
+                        return rest;
+                    }
+                }
+                Err(error) => panic!(
+                    "the helper printed no line with {marker:?} ({error}); its stdout so far:\n{}",
+                    self.stdout.join("\n")
+                ),
+            }
+        }
+    }
+
+    /// Waits for the helper to exit and returns its status, whole stdout and stderr.
+    fn finish(mut self) -> (ExitStatus, String, String) {
+        let status = self.child.wait().unwrap();
+        self.stdout.extend(self.lines.iter());
+        let stderr = self.stderr.join().unwrap();
+        (status, self.stdout.join("\n"), stderr)
+    }
+}
+
+/// Returns the state letter from /proc/PID/stat (R, S, Z …), or `None` once the process is
+/// reaped.
+fn process_state(pid: u32) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let (_, after_name) = stat.rsplit_once(')')?;
+    after_name.trim_start().chars().next()
+}
+
+/// Returns whether the process runs, counting a zombie as exited: an orphan's zombie stays
+/// in /proc until the process that adopted it reaps it.
+fn process_running(pid: u32) -> bool {
+    process_state(pid).is_some_and(|state| state != 'Z' && state != 'X')
+}
+
+/// Waits until a child of `parent` whose command name is `name` runs and returns its PID.
+fn wait_for_child_named(parent: u32, name: &str, timeout: Duration) -> Option<u32> {
+    let started = Instant::now();
+    while started.elapsed() < timeout {
+        for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+            let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+                continue;
+            };
+            let (Some((head, tail)), Some(open)) = (stat.rsplit_once(')'), stat.find('(')) else {
+                continue;
+            };
+            let command = &head[open + 1..];
+            let ppid = tail
+                .split_whitespace()
+                .nth(1)
+                .and_then(|ppid| ppid.parse::<u32>().ok());
+            if command == name && ppid == Some(parent) {
+                return head[..open].trim().parse().ok();
+            }
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    None
+}
+
+fn send_signal(pid: i32, signal: libc::c_int) {
+    // SAFETY: kill(2) takes plain integers; every PID passed here belongs to a process that
+    // this test started, directly or through a helper.
+    let code = unsafe { libc::kill(pid, signal) };
+    assert_eq!(
+        code,
+        0,
+        "kill({pid}, {signal}): {}",
+        std::io::Error::last_os_error()
+    );
+}
+
+/// Parses a helper's `CLUSTER_MARKER` line into the postmaster PID and the folder.
+fn parse_cluster_line(line: &str) -> (u32, PathBuf) {
+    let (pid, folder) = line.split_once(' ').unwrap();
+    (pid.parse().unwrap(), PathBuf::from(folder))
 }
 
 /// Creates a folder for a child's TMPDIR that the `postgres` user can traverse, since under
@@ -414,6 +557,18 @@ async fn server_unreachable_error_hides_password() {
 }
 
 #[tokio::test]
+async fn server_cleanup_right_after_create() {
+    let scratch = ScratchDatabase::create(&ScratchSource::server(admin_url()))
+        .await
+        .unwrap();
+    let name = scratch.database_name().unwrap().to_string();
+
+    scratch.cleanup().await.unwrap();
+
+    assert!(!database_exists(&name).await, "{name} still exists");
+}
+
+#[tokio::test]
 async fn server_source_rejects_sqlite_url() {
     let admin = DatabaseUrl::parse("sqlite:app.db").unwrap();
     let error = ScratchDatabase::create(&ScratchSource::server(admin))
@@ -607,6 +762,247 @@ async fn helper_start_cluster_expect_error() {
     println!("{ERROR_MARKER}{error}");
 }
 
+#[test]
+fn cluster_initdb_ignores_terminal_interrupt() {
+    let tmpdir = child_tmpdir();
+    let helper = RunningHelper::spawn(
+        "helper_start_cluster_while_interrupted",
+        tmpdir.path(),
+        &pg15_bindir().to_string_lossy(),
+    );
+    let initdb = wait_for_child_named(helper.pid(), "initdb", Duration::from_secs(30));
+
+    // Ctrl-C in a terminal sends SIGINT to the whole foreground process group.
+    send_signal(-(helper.pid() as i32), libc::SIGINT);
+
+    let (status, stdout, stderr) = helper.finish();
+    assert!(
+        initdb.is_some(),
+        "the helper started no initdb\n{stdout}\n{stderr}"
+    );
+    assert!(status.success(), "the helper failed\n{stdout}\n{stderr}");
+    assert!(
+        stdout.contains(INTERRUPT_MARKER),
+        "the SIGINT did not reach the helper\n{stdout}\n{stderr}"
+    );
+    let line = stdout
+        .lines()
+        .find_map(|line| line.split_once(CLUSTER_MARKER).map(|(_, rest)| rest))
+        .unwrap_or_else(|| panic!("the helper printed no cluster line\n{stdout}\n{stderr}"));
+    let (pid, folder) = parse_cluster_line(line);
+    assert_cluster_removed(pid, &folder);
+    assert_eq!(entries(tmpdir.path()), Vec::<PathBuf>::new());
+}
+
+/// Started by `cluster_initdb_ignores_terminal_interrupt` with the bindir in `CHILD_VAR`.
+/// Like the CLI, it handles SIGINT itself and acts on it only once `create` has returned.
+#[tokio::test]
+#[ignore = "a helper that another test runs in a child process"]
+async fn helper_start_cluster_while_interrupted() {
+    let Ok(bindir) = std::env::var(CHILD_VAR) else {
+        return;
+    };
+    let mut interrupt = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt()).unwrap();
+    let scratch = ScratchDatabase::create(&local_cluster(Path::new(&bindir)))
+        .await
+        .unwrap();
+    println!(
+        "{CLUSTER_MARKER}{} {}",
+        scratch.postmaster_pid().unwrap(),
+        scratch.folder().unwrap().display()
+    );
+    round_trip_postgres(scratch.url()).await;
+    if tokio::time::timeout(Duration::from_secs(10), interrupt.recv())
+        .await
+        .is_ok()
+    {
+        println!("{INTERRUPT_MARKER}");
+    }
+    scratch.cleanup().await.unwrap();
+}
+
+/// Returns whether the process has a handler for `signal`, from the SigCgt mask in
+/// /proc/PID/status, in which bit N-1 stands for signal N.
+fn catches_signal(pid: u32, signal: libc::c_int) -> bool {
+    let Ok(status) = std::fs::read_to_string(format!("/proc/{pid}/status")) else {
+        return false;
+    };
+    status
+        .lines()
+        .find_map(|line| line.strip_prefix("SigCgt:"))
+        .and_then(|mask| u64::from_str_radix(mask.trim(), 16).ok())
+        .is_some_and(|mask| mask & (1 << (signal - 1)) != 0)
+}
+
+/// Sends `signal` to the initdb that a helper runs, once initdb has installed its handler
+/// for the signal if `after_handler`, and returns the error that the helper printed.
+fn initdb_error_after_signal(signal: libc::c_int, after_handler: bool) -> String {
+    let tmpdir = child_tmpdir();
+    let helper = RunningHelper::spawn(
+        "helper_start_cluster_print_error",
+        tmpdir.path(),
+        &pg15_bindir().to_string_lossy(),
+    );
+    let initdb = wait_for_child_named(helper.pid(), "initdb", Duration::from_secs(30));
+    if let Some(initdb) = initdb {
+        let started = Instant::now();
+        while after_handler && !catches_signal(initdb, signal) && started.elapsed() < Duration::from_secs(30)
+        {
+            std::thread::sleep(Duration::from_millis(1));
+        }
+        send_signal(initdb as i32, signal);
+    }
+
+    let (status, stdout, stderr) = helper.finish();
+    assert!(
+        initdb.is_some(),
+        "the helper started no initdb\n{stdout}\n{stderr}"
+    );
+    assert!(status.success(), "the helper failed\n{stdout}\n{stderr}");
+    assert_eq!(entries(tmpdir.path()), Vec::<PathBuf>::new());
+    stdout
+        .split_once(ERROR_MARKER)
+        .map(|(_, message)| message.to_string())
+        .unwrap_or_else(|| panic!("the helper printed no error\n{stdout}\n{stderr}"))
+}
+
+#[test]
+fn cluster_initdb_killed_names_signal() {
+    let message = initdb_error_after_signal(libc::SIGKILL, false);
+    assert!(
+        message.contains("initdb was stopped by signal 9 (SIGKILL)"),
+        "{message}"
+    );
+    assert!(message.contains("run underpin again"), "{message}");
+    assert!(!message.contains("chmod"), "{message}");
+}
+
+#[test]
+fn cluster_initdb_caught_signal_names_it() {
+    // Once its handlers are in place, initdb catches SIGTERM, removes what it made and
+    // exits with status 1.
+    let message = initdb_error_after_signal(libc::SIGTERM, true);
+    assert!(
+        message.contains("initdb was stopped by a signal that it caught"),
+        "{message}"
+    );
+    assert!(message.contains("caught signal"), "{message}");
+    assert!(!message.contains("chmod"), "{message}");
+}
+
+/// Started by the tests that stop initdb, with the bindir in `CHILD_VAR`; prints the error
+/// that the start returns.
+#[tokio::test]
+#[ignore = "a helper that another test runs in a child process"]
+async fn helper_start_cluster_print_error() {
+    let Ok(bindir) = std::env::var(CHILD_VAR) else {
+        return;
+    };
+    let error = ScratchDatabase::create(&local_cluster(Path::new(&bindir)))
+        .await
+        .expect_err("the start must fail");
+    println!("{ERROR_MARKER}{error}");
+}
+
+#[test]
+fn cluster_unreachable_tmpdir_names_permission_fix() {
+    if !is_root() {
+        // Only under root does another user, postgres, run initdb.
+        eprintln!("skipped: the test runs as a user other than root");
+        return;
+    }
+    // A TMPDIR of mode 700 owned by root, which the postgres user cannot enter.
+    let tmpdir = child_tmpdir();
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(tmpdir.path(), std::fs::Permissions::from_mode(0o700)).unwrap();
+
+    let output = run_helper(
+        "helper_start_cluster_print_error",
+        tmpdir.path(),
+        &pg15_bindir().to_string_lossy(),
+    );
+
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "the helper failed\n{stdout}\n{stderr}");
+    let message = stdout
+        .split_once(ERROR_MARKER)
+        .map(|(_, message)| message)
+        .unwrap_or_else(|| panic!("the helper printed no error\n{stdout}\n{stderr}"));
+    assert!(message.contains("Permission denied"), "{message}");
+    assert!(message.contains("chmod o+x"), "{message}");
+    assert_eq!(entries(tmpdir.path()), Vec::<PathBuf>::new());
+}
+
+#[test]
+fn cluster_server_dies_with_killed_owner() {
+    let tmpdir = child_tmpdir();
+    let mut helper = RunningHelper::spawn(
+        "helper_start_cluster_then_wait",
+        tmpdir.path(),
+        &pg15_bindir().to_string_lossy(),
+    );
+    let (pid, folder) = parse_cluster_line(&helper.wait_for_line(CLUSTER_MARKER, Duration::from_secs(60)));
+    assert!(process_running(pid), "postmaster {pid} does not run");
+    // While its owner lives, the sweep leaves the folder alone.
+    let removed = ScratchDatabase::remove_abandoned_folders(tmpdir.path(), Duration::ZERO).unwrap();
+    assert_eq!(removed, Vec::<PathBuf>::new());
+
+    // What a CI timeout does: SIGKILL, which runs no cleanup code.
+    send_signal(helper.pid() as i32, libc::SIGKILL);
+    let (status, _, _) = helper.finish();
+    assert_eq!(
+        std::os::unix::process::ExitStatusExt::signal(&status),
+        Some(libc::SIGKILL)
+    );
+
+    let started = Instant::now();
+    while process_running(pid) && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let survived = process_running(pid);
+    if survived {
+        // The postmaster is a grandchild of this test, and nothing else would stop it.
+        send_signal(pid as i32, libc::SIGKILL);
+    }
+    assert!(
+        !survived,
+        "postmaster {pid} still ran 10s after its owner was killed"
+    );
+    let started = Instant::now();
+    while !processes_working_in(&folder).is_empty() && started.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(processes_working_in(&folder), Vec::<u32>::new());
+
+    // SIGKILL leaves the folder, which the sweep finds because its owner is gone.
+    assert!(folder.is_dir(), "{} is gone", folder.display());
+    let removed = ScratchDatabase::remove_abandoned_folders(tmpdir.path(), Duration::ZERO).unwrap();
+    assert_eq!(removed, vec![folder.clone()]);
+    assert_eq!(entries(tmpdir.path()), Vec::<PathBuf>::new());
+}
+
+/// Started by `cluster_server_dies_with_killed_owner` with the bindir in `CHILD_VAR`; starts
+/// a cluster, prints its postmaster and folder, and waits to be killed.
+#[tokio::test]
+#[ignore = "a helper that another test runs in a child process"]
+async fn helper_start_cluster_then_wait() {
+    let Ok(bindir) = std::env::var(CHILD_VAR) else {
+        return;
+    };
+    let scratch = ScratchDatabase::create(&local_cluster(Path::new(&bindir)))
+        .await
+        .unwrap();
+    round_trip_postgres(scratch.url()).await;
+    println!(
+        "{CLUSTER_MARKER}{} {}",
+        scratch.postmaster_pid().unwrap(),
+        scratch.folder().unwrap().display()
+    );
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    scratch.cleanup().await.unwrap();
+}
+
 #[tokio::test]
 async fn cluster_missing_bindir_names_path_and_fix() {
     let bindir = PathBuf::from("/nonexistent/underpin/pg/bin");
@@ -652,6 +1048,120 @@ async fn cluster_without_bindir_finds_installed_binaries() {
     round_trip_postgres(scratch.url()).await;
     scratch.cleanup().await.unwrap();
     assert_cluster_removed(pid, &folder);
+}
+
+// ---------------------------------------------------------------------------------------
+// Removing abandoned folders
+
+/// Creates a folder `underpin-scratch-<suffix>` with an unlocked `owner.lock`, as a process
+/// killed while it owned the folder leaves it.
+fn abandoned_folder(parent: &Path, suffix: &str) -> PathBuf {
+    let folder = parent.join(format!("underpin-scratch-{suffix}"));
+    std::fs::create_dir(&folder).unwrap();
+    std::fs::write(folder.join("owner.lock"), "").unwrap();
+    folder
+}
+
+/// Returns the PID of a process that has exited and been reaped.
+fn dead_pid() -> u32 {
+    let mut child = Command::new("true").spawn().unwrap();
+    child.wait().unwrap();
+    child.id()
+}
+
+#[test]
+fn sweep_removes_abandoned_folders_only() {
+    let parent = tempfile::tempdir().unwrap();
+    let plain = abandoned_folder(parent.path(), "plain");
+    let stale_pid = abandoned_folder(parent.path(), "stalepid");
+    std::fs::create_dir(stale_pid.join("data")).unwrap();
+    std::fs::write(
+        stale_pid.join("data").join("postmaster.pid"),
+        format!("{}\n/tmp/data\n", dead_pid()),
+    )
+    .unwrap();
+    let unlocked = parent.path().join("underpin-scratch-nolock");
+    std::fs::create_dir(&unlocked).unwrap();
+    let other_name = parent.path().join("other-scratch");
+    std::fs::create_dir(&other_name).unwrap();
+    std::fs::write(other_name.join("owner.lock"), "").unwrap();
+    let target = tempfile::tempdir().unwrap();
+    std::fs::write(target.path().join("owner.lock"), "").unwrap();
+    let link = parent.path().join("underpin-scratch-link");
+    std::os::unix::fs::symlink(target.path(), &link).unwrap();
+
+    let young = ScratchDatabase::remove_abandoned_folders(parent.path(), Duration::from_secs(3600)).unwrap();
+    let removed = ScratchDatabase::remove_abandoned_folders(parent.path(), Duration::ZERO).unwrap();
+
+    assert_eq!(
+        young,
+        Vec::<PathBuf>::new(),
+        "folders younger than min_age were removed"
+    );
+    assert_eq!(removed, vec![plain.clone(), stale_pid.clone()]);
+    assert!(!plain.exists());
+    assert!(!stale_pid.exists());
+    assert!(unlocked.is_dir(), "a folder without owner.lock was removed");
+    assert!(other_name.is_dir(), "a folder with another name was removed");
+    assert!(link.symlink_metadata().is_ok(), "the link was removed");
+    assert!(
+        target.path().join("owner.lock").is_file(),
+        "the link's target was emptied"
+    );
+}
+
+#[test]
+fn sweep_keeps_folder_of_live_owner() {
+    let parent = tempfile::tempdir().unwrap();
+    let folder = abandoned_folder(parent.path(), "owned");
+    // flock locks belong to an open file, so a second open in this process conflicts too.
+    let owner = std::fs::File::open(folder.join("owner.lock")).unwrap();
+    owner.try_lock().unwrap();
+
+    let removed = ScratchDatabase::remove_abandoned_folders(parent.path(), Duration::ZERO).unwrap();
+
+    assert_eq!(removed, Vec::<PathBuf>::new());
+    assert!(folder.join("owner.lock").is_file());
+}
+
+#[test]
+fn sweep_keeps_folder_with_running_server() {
+    let parent = tempfile::tempdir().unwrap();
+    // A postmaster.pid that names a running process, this one.
+    let with_pid = abandoned_folder(parent.path(), "livepid");
+    std::fs::create_dir(with_pid.join("data")).unwrap();
+    std::fs::write(
+        with_pid.join("data").join("postmaster.pid"),
+        format!("{}\n", std::process::id()),
+    )
+    .unwrap();
+    // A socket that accepts connections.
+    let with_socket = abandoned_folder(parent.path(), "socket");
+    let _listener = std::os::unix::net::UnixListener::bind(with_socket.join(".s.PGSQL.5432")).unwrap();
+    // A process working in the folder, as a backend outliving its postmaster would.
+    let with_process = abandoned_folder(parent.path(), "process");
+    let mut worker = Command::new("sleep")
+        .arg("30")
+        .current_dir(&with_process)
+        .spawn()
+        .unwrap();
+
+    let removed = ScratchDatabase::remove_abandoned_folders(parent.path(), Duration::ZERO);
+    let _ = worker.kill();
+    let _ = worker.wait();
+
+    assert_eq!(removed.unwrap(), Vec::<PathBuf>::new());
+    assert!(with_pid.join("owner.lock").is_file());
+    assert!(with_socket.join("owner.lock").is_file());
+    assert!(with_process.join("owner.lock").is_file());
+}
+
+#[tokio::test]
+async fn sweep_missing_folder_names_it() {
+    let error =
+        ScratchDatabase::remove_abandoned_folders(Path::new("/nonexistent/underpin-tmp"), Duration::ZERO)
+            .unwrap_err();
+    assert!(error.to_string().contains("/nonexistent/underpin-tmp"), "{error}");
 }
 
 // ---------------------------------------------------------------------------------------

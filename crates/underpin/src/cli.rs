@@ -211,7 +211,7 @@ pub struct DocsArgs {
     #[arg(long = "exclude-table", value_name = "NAME", value_delimiter = ',')]
     pub exclude_tables: Vec<String>,
 
-    /// The document title (default: [docs] title, else the database name).
+    /// The document title (default: [docs] title, else "Data model").
     #[arg(long, value_name = "TEXT")]
     pub title: Option<String>,
 

@@ -2,6 +2,7 @@
 //! scratch database), render the documents, then write them or compare them with the files
 //! already in the output folder.
 
+use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,15 +22,40 @@ use crate::exit;
 use crate::render::{CliError, Output};
 use crate::settings::Settings;
 
-/// Subfolders of the output folder that hold one generated file per group or table, with the
-/// format that writes them. A file there that the schema no longer produces is stale:
-/// `docs` removes it, `--check` reports it.
-const MANAGED_FOLDERS: [(&str, &str, Format); 3] = [
-    ("mermaid", ".mmd", Format::Mermaid),
-    ("svg", ".svg", Format::Svg),
-    // Large schemas get one Markdown page per diagram group beside DataModel.md.
-    ("DataModel", ".md", Format::Markdown),
-];
+/// The file in the output folder that lists every file `underpin docs` wrote there. A later
+/// run removes a listed file that the schema no longer produces (a dropped table's diagram),
+/// and never touches a file the list does not name, so the folder can hold other documents.
+const MANIFEST: &str = ".underpin-docs";
+
+/// Returns the format that writes a document at `path`, or `None` for a path no format writes.
+fn format_of(path: &str) -> Option<Format> {
+    let (first, rest) = path.split_once('/').unwrap_or((path, ""));
+    match (first, rest.is_empty()) {
+        ("DataModel.md", true) | ("DataModel", false) => Some(Format::Markdown),
+        ("mermaid", false) => Some(Format::Mermaid),
+        ("schema.dbml", true) => Some(Format::Dbml),
+        ("schema.dot", true) => Some(Format::Dot),
+        ("svg", false) => Some(Format::Svg),
+        ("index.html", true) => Some(Format::Html),
+        ("schema.json", true) => Some(Format::Json),
+        _ => None,
+    }
+}
+
+/// Builds the manifest document: a header and the sorted paths of `documents`.
+fn manifest(documents: &[Document]) -> Document {
+    let mut paths: Vec<&str> = documents.iter().map(|d| d.path.as_str()).collect();
+    paths.sort_unstable();
+    let mut text = String::from(
+        "# Files written by `underpin docs`. It removes those the schema no longer produces\n\
+         # and leaves every other file in this folder alone. Generated: do not edit.\n",
+    );
+    for path in paths {
+        text.push_str(path);
+        text.push('\n');
+    }
+    Document::new(MANIFEST, text)
+}
 
 /// The outcome for one document.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -89,7 +115,7 @@ pub async fn run(global: &GlobalArgs, args: DocsArgs, output: &Output) -> Result
     let docs = resolve(global, &args, &settings)?;
 
     let (schema, queries, source) = if docs.from_migrations {
-        let (schema, queries) = read_from_migrations(&docs, &settings).await?;
+        let (schema, queries) = read_from_migrations(&docs, &settings, output).await?;
         (schema, queries, "migrations")
     } else {
         let url = match (settings.url.clone(), settings.url_error) {
@@ -102,8 +128,9 @@ pub async fn run(global: &GlobalArgs, args: DocsArgs, output: &Output) -> Result
             .map_err(|e| CliError::Io(e.to_string()))?;
         (read.schema, read.queries, "database")
     };
-    let documents = underpin_docs::render(&schema, &docs.formats, &docs.options)
+    let mut documents = underpin_docs::render(&schema, &docs.formats, &docs.options)
         .map_err(|e| CliError::Usage(e.to_string()))?;
+    documents.push(manifest(&documents));
     let files = if args.check {
         compare(&docs.out, &documents, &docs.formats)?
     } else {
@@ -146,8 +173,8 @@ fn resolve(global: &GlobalArgs, args: &DocsArgs, settings: &Settings) -> Result<
     };
     let mut formats = Vec::new();
     for name in &names {
-        let name = name.trim();
-        let format = Format::from_name(name).ok_or_else(|| {
+        let name = name.trim().to_ascii_lowercase();
+        let format = Format::from_name(&name).ok_or_else(|| {
             CliError::Usage(format!(
                 "unknown document format `{name}`; use a comma-separated list of {}",
                 Format::ALL.map(Format::name).join(", ")
@@ -209,10 +236,25 @@ fn resolve(global: &GlobalArgs, args: &DocsArgs, settings: &Settings) -> Result<
         (None, Some(dir), _) | (None, None, Some(dir)) => config.resolve(dir),
         (None, None, None) => config.resolve("migrations"),
     };
-    let scratch_url = match (&args.scratch_url, &section.scratch_url) {
-        (Some(url), _) => Some(url.clone()),
-        (None, Some(url)) => Some(crate::config::interpolate(url, "docs.scratch_url")?),
-        (None, None) => None,
+    let from_migrations = args.from_migrations || section.from_migrations.unwrap_or(false);
+    if !from_migrations {
+        for (flag, given) in [
+            ("--scratch-url", args.scratch_url.is_some()),
+            ("--pg-bindir", args.pg_bindir.is_some()),
+        ] {
+            if given {
+                return Err(CliError::Usage(format!(
+                    "{flag} applies only with --from-migrations; add --from-migrations, or drop {flag} to read the database itself"
+                )));
+            }
+        }
+    }
+    // Read only when it is used, so an unset variable in it does not stop a live read.
+    let scratch_url = match (&args.scratch_url, &section.scratch_url, from_migrations) {
+        (_, _, false) => None,
+        (Some(url), _, true) => Some(url.clone()),
+        (None, Some(url), true) => Some(crate::config::interpolate(url, "[docs] scratch_url")?),
+        (None, None, true) => None,
     };
     if let Some(url) = &scratch_url
         && let Ok(parsed) = DatabaseUrl::parse(url)
@@ -228,7 +270,7 @@ fn resolve(global: &GlobalArgs, args: &DocsArgs, settings: &Settings) -> Result<
             schemas,
             exclude_tables,
         },
-        from_migrations: args.from_migrations || section.from_migrations.unwrap_or(false),
+        from_migrations,
         scratch_url,
         pg_bindir: args
             .pg_bindir
@@ -241,7 +283,11 @@ fn resolve(global: &GlobalArgs, args: &DocsArgs, settings: &Settings) -> Result<
 
 /// Applies the migrations to a scratch database, reads its schema and removes the scratch
 /// database, also when applying or reading fails.
-async fn read_from_migrations(docs: &DocsSettings, settings: &Settings) -> Result<(Schema, usize), CliError> {
+async fn read_from_migrations(
+    docs: &DocsSettings,
+    settings: &Settings,
+    output: &Output,
+) -> Result<(Schema, usize), CliError> {
     let source = match &docs.scratch_url {
         Some(raw) => {
             let url = DatabaseUrl::parse(raw).map_err(|e| CliError::Usage(format!("--scratch-url: {e}")))?;
@@ -275,35 +321,100 @@ async fn read_from_migrations(docs: &DocsSettings, settings: &Settings) -> Resul
     )
     .map_err(MigrateError::from)?;
 
+    // Listening starts before the scratch database exists: from here a signal is queued
+    // instead of ending the process, and creation is never cancelled half-way, because a
+    // half-made cluster or database could not be cleaned up.
+    let mut signals = Signals::listen()?;
+    if matches!(source, ScratchSource::LocalCluster { .. }) {
+        // Folders of earlier runs that were killed (SIGKILL, a CI timeout) go first.
+        match ScratchDatabase::remove_abandoned_folders(&std::env::temp_dir(), Duration::from_secs(60)) {
+            Ok(removed) => {
+                for folder in removed {
+                    tracing::info!("removed the abandoned scratch folder {}", folder.display());
+                }
+            }
+            Err(error) => tracing::warn!("could not look for abandoned scratch folders: {error}"),
+        }
+    }
     let scratch = ScratchDatabase::create(&source)
         .await
         .map_err(|e| CliError::Io(e.to_string()))?;
-    // A signal stops the work, not the cleanup: the scratch database is removed either way.
-    let outcome = tokio::select! {
-        outcome = apply_and_read(scratch.url(), set, docs) => outcome,
-        () = interrupted() => Err(CliError::Interrupted(
-            "the scratch database was removed".to_string(),
-        )),
+    let described = describe(&scratch, &source);
+    let outcome = if signals.arrived() {
+        Err(interrupted_error())
+    } else {
+        // A signal stops the work, not the cleanup: the scratch database is removed either way.
+        tokio::select! {
+            outcome = apply_and_read(scratch.url(), set, docs) => outcome,
+            () = signals.recv() => Err(interrupted_error()),
+        }
     };
     let cleanup = scratch.cleanup().await;
-    let read = outcome?;
+    let read = outcome.map_err(|error| match error {
+        CliError::Interrupted(_) => error,
+        other => {
+            output.hint(&format!(
+                "the migrations ran on {described}. When they need an extension, a role or a server version that it lacks, pass --pg-bindir DIR or --scratch-url URL for one that has it"
+            ));
+            other
+        }
+    })?;
     cleanup.map_err(|e| CliError::Io(e.to_string()))?;
     Ok(read)
 }
 
-/// Completes on Ctrl-C (SIGINT) or SIGTERM.
-async fn interrupted() {
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut stream) => {
-                stream.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+/// Names the scratch database for messages, without its password.
+fn describe(scratch: &ScratchDatabase, source: &ScratchSource) -> String {
+    match source {
+        ScratchSource::Server { admin, .. } => format!(
+            "a temporary database {} on {}",
+            scratch.database_name().unwrap_or("?"),
+            admin.redacted()
+        ),
+        ScratchSource::LocalCluster { .. } => format!(
+            "a throwaway local cluster ({})",
+            scratch.server_version().unwrap_or("PostgreSQL")
+        ),
+        ScratchSource::Sqlite => "a scratch SQLite file".to_string(),
+    }
+}
+
+fn interrupted_error() -> CliError {
+    CliError::Interrupted("the scratch database was removed".to_string())
+}
+
+/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment `listen` returns.
+struct Signals {
+    interrupt: tokio::signal::unix::Signal,
+    terminate: tokio::signal::unix::Signal,
+}
+
+impl Signals {
+    fn listen() -> Result<Signals, CliError> {
+        use tokio::signal::unix::{SignalKind, signal};
+        let listen = |kind: SignalKind, name: &str| {
+            signal(kind).map_err(|e| CliError::Io(format!("cannot listen for {name}: {e}")))
+        };
+        Ok(Signals {
+            interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
+            terminate: listen(SignalKind::terminate(), "SIGTERM")?,
+        })
+    }
+
+    /// Completes when either signal arrives (or arrived since `listen`).
+    async fn recv(&mut self) {
+        tokio::select! {
+            _ = self.interrupt.recv() => {}
+            _ = self.terminate.recv() => {}
         }
-    };
-    tokio::select! {
-        _ = tokio::signal::ctrl_c() => {}
-        () = terminate => {}
+    }
+
+    /// Returns whether a signal arrived since `listen`, without waiting.
+    fn arrived(&mut self) -> bool {
+        let waker = std::task::Waker::noop();
+        let mut context = std::task::Context::from_waker(waker);
+        let pending = std::pin::pin!(self.recv());
+        pending.poll(&mut context).is_ready()
     }
 }
 
@@ -348,11 +459,13 @@ fn write(out: &Path, documents: &[Document], formats: &[Format]) -> Result<Vec<F
             path.display()
         ))
     };
+    // Read from the previous manifest, before this run replaces it.
+    let stale = stale_files(out, documents, formats);
     let mut files = Vec::new();
     for document in documents {
         let path = out.join(&document.path);
         let current = std::fs::read(&path).ok();
-        if current.as_deref() == Some(document.contents.as_bytes()) {
+        if current.is_some_and(|bytes| same_text(&bytes, &document.contents)) {
             files.push(FileReport {
                 path: document.path.clone(),
                 state: FileState::Unchanged,
@@ -370,7 +483,7 @@ fn write(out: &Path, documents: &[Document], formats: &[Format]) -> Result<Vec<F
             diff: None,
         });
     }
-    for stale in stale_files(out, documents, formats) {
+    for stale in stale {
         let path = out.join(&stale);
         std::fs::remove_file(&path).map_err(|e| io_error(&path, "remove the stale file", e))?;
         files.push(FileReport {
@@ -392,7 +505,7 @@ fn compare(out: &Path, documents: &[Document], formats: &[Format]) -> Result<Vec
             Err(e) => {
                 return Err(CliError::Io(format!("{}: cannot read: {e}", path.display())));
             }
-            Ok(bytes) if bytes == document.contents.as_bytes() => (FileState::Unchanged, None),
+            Ok(bytes) if same_text(&bytes, &document.contents) => (FileState::Unchanged, None),
             Ok(bytes) => (
                 FileState::Differs,
                 Some(short_diff(
@@ -418,9 +531,33 @@ fn compare(out: &Path, documents: &[Document], formats: &[Format]) -> Result<Vec
     Ok(files)
 }
 
+/// Compares a file on disk with a document, taking CRLF line ends as LF: a checkout with
+/// `core.autocrlf` has the same documents.
+fn same_text(on_disk: &[u8], expected: &str) -> bool {
+    if on_disk == expected.as_bytes() {
+        return true;
+    }
+    let Ok(text) = std::str::from_utf8(on_disk) else {
+        return false;
+    };
+    text.contains("\r\n") && text.replace("\r\n", "\n") == expected
+}
+
 /// The maximum number of diff lines shown per file, because CI logs need the start of a
 /// change, not all of it.
 const MAX_DIFF_LINES: usize = 40;
+
+/// The maximum number of characters shown of one diff line.
+const MAX_DIFF_LINE_CHARS: usize = 200;
+
+fn shorten_line(line: &str) -> String {
+    let count = line.chars().count();
+    if count <= MAX_DIFF_LINE_CHARS {
+        return line.to_string();
+    }
+    let kept: String = line.chars().take(MAX_DIFF_LINE_CHARS).collect();
+    format!("{kept}… ({} more characters)", count - MAX_DIFF_LINE_CHARS)
+}
 
 fn short_diff(path: &str, on_disk: &str, expected: &str) -> String {
     let diff = similar::TextDiff::from_lines(on_disk, expected);
@@ -432,42 +569,33 @@ fn short_diff(path: &str, on_disk: &str, expected: &str) -> String {
             &format!("{path} (from the schema)"),
         )
         .to_string();
-    let lines: Vec<&str> = text.lines().collect();
-    if lines.len() <= MAX_DIFF_LINES {
-        return text;
+    // index.html and the JSON files keep long data on one line; a CI log needs its start.
+    let lines: Vec<String> = text.lines().map(shorten_line).collect();
+    let mut shown = lines[..lines.len().min(MAX_DIFF_LINES)].join("\n");
+    if lines.len() > MAX_DIFF_LINES {
+        shown.push_str(&format!("\n… {} more diff lines", lines.len() - MAX_DIFF_LINES));
     }
-    let mut shown = lines[..MAX_DIFF_LINES].join("\n");
-    shown.push_str(&format!("\n… {} more diff lines", lines.len() - MAX_DIFF_LINES));
     shown.push('\n');
     shown
 }
 
-/// Generated files in the managed folders of the requested formats that the documents no
-/// longer include, as paths relative to `out` with `/` separators, sorted.
+/// Returns the files the previous run's manifest lists that this run no longer writes, of
+/// the requested formats only and still on disk, as sorted paths relative to `out`.
 fn stale_files(out: &Path, documents: &[Document], formats: &[Format]) -> Vec<String> {
-    let mut stale = Vec::new();
-    for (folder, extension, format) in MANAGED_FOLDERS {
-        if !formats.contains(&format) {
-            continue;
-        }
-        collect_files(&out.join(folder), folder, extension, &mut stale);
-    }
-    stale.retain(|path| !documents.iter().any(|document| &document.path == path));
-    stale.sort();
-    stale
-}
-
-fn collect_files(dir: &Path, relative: &str, extension: &str, found: &mut Vec<String>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
+    let Ok(previous) = std::fs::read_to_string(out.join(MANIFEST)) else {
+        return Vec::new();
     };
-    for entry in entries.flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let path = format!("{relative}/{name}");
-        match entry.file_type() {
-            Ok(kind) if kind.is_dir() => collect_files(&entry.path(), &path, extension, found),
-            Ok(kind) if kind.is_file() && name.ends_with(extension) => found.push(path),
-            _ => {}
-        }
-    }
+    let mut stale: Vec<String> = previous
+        .lines()
+        .filter(|line| !line.is_empty() && !line.starts_with('#'))
+        // A listed path that climbs out of the folder was not written by underpin.
+        .filter(|path| !path.split('/').any(|part| part == ".." || part.is_empty()))
+        .filter(|path| format_of(path).is_some_and(|format| formats.contains(&format)))
+        .filter(|path| !documents.iter().any(|document| document.path == *path))
+        .filter(|path| out.join(path).is_file())
+        .map(str::to_string)
+        .collect();
+    stale.sort();
+    stale.dedup();
+    stale
 }

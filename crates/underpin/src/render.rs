@@ -99,6 +99,13 @@ impl Output {
         }
     }
 
+    /// Prints advice for the error that follows on stderr, unless quiet.
+    pub fn hint(&self, text: &str) {
+        if !self.quiet {
+            eprintln!("{}", redact(&format!("hint: {text}")));
+        }
+    }
+
     fn warn(&self, text: &str) {
         if !self.quiet {
             eprintln!("{}", redact(&format!("warning: {text}")));

@@ -97,7 +97,7 @@ fn second_run_changes_nothing() {
 }
 
 #[test]
-fn check_reports_stale_files() {
+fn check_reports_edited_and_missing_files() {
     let project = quickstart();
     let url = sqlite_url(&project);
     project.migrate(&url, &["up"]).expect_success();
@@ -113,7 +113,6 @@ fn check_reports_stale_files() {
     let edited = format!("{}\nA line written by hand.\n", read(&markdown));
     std::fs::write(&markdown, &edited).unwrap();
     std::fs::remove_file(project.path().join("docs/schema.dbml")).unwrap();
-    project.write("docs/svg/dropped_table.svg", "<svg/>");
 
     let check = project.run(&["docs", "--database-url", &url, "--out", "docs", "--check"]);
     check
@@ -121,7 +120,6 @@ fn check_reports_stale_files() {
         .stdout_contains("differs  DataModel.md")
         .stdout_contains("-A line written by hand.")
         .stdout_contains("missing  schema.dbml")
-        .stdout_contains("stale    svg/dropped_table.svg")
         .stdout_contains("out of date");
     assert_eq!(read(&markdown), edited, "--check must not write");
     assert!(!project.path().join("docs/schema.dbml").exists());
@@ -147,17 +145,66 @@ fn check_reports_stale_files() {
         states.contains(&("schema.dbml".into(), "missing".into())),
         "{states:?}"
     );
-    assert!(
-        states.contains(&("svg/dropped_table.svg".into(), "stale".into())),
-        "{states:?}"
-    );
 
     project
         .run(&["docs", "--database-url", &url, "--out", "docs"])
-        .expect_success()
-        .stdout_contains("removed  svg/dropped_table.svg");
+        .expect_success();
     project
         .run(&["docs", "--database-url", &url, "--out", "docs", "--check"])
+        .expect_success();
+}
+
+#[test]
+fn dropped_table_files_removed_others_kept() {
+    let project = quickstart();
+    let url = sqlite_url(&project);
+    // One table per diagram, so each table has diagram files of its own.
+    project.write("underpin.toml", "[docs]\nmax_diagram_tables = 1\n");
+    project.native(
+        "20300101000000_add_tags.sql",
+        "CREATE TABLE tags (id integer PRIMARY KEY, label text NOT NULL);",
+        Some("DROP TABLE tags;"),
+    );
+    project.migrate(&url, &["up"]).expect_success();
+    project.run(&["docs", "--database-url", &url]).expect_success();
+    assert!(project.path().join("docs/svg/main-3.svg").is_file());
+    assert!(project.path().join("docs/mermaid/main-3.mmd").is_file());
+    // Files of the project's own in the same folders are not underpin's to remove.
+    project.write("docs/svg/architecture.svg", "<svg/>");
+    project.write("docs/DataModel/notes.md", "# Notes\n");
+
+    project.migrate(&url, &["down"]).expect_success();
+    project
+        .run(&["docs", "--database-url", &url, "--check"])
+        .expect_code(3)
+        .stdout_contains("stale    mermaid/main-3.mmd")
+        .stdout_contains("stale    svg/main-3.svg");
+    project
+        .run(&["docs", "--database-url", &url])
+        .expect_success()
+        .stdout_contains("removed  svg/main-3.svg");
+    assert!(!project.path().join("docs/svg/main-3.svg").exists());
+    assert!(!project.path().join("docs/mermaid/main-3.mmd").exists());
+    assert!(project.path().join("docs/svg/architecture.svg").is_file());
+    assert!(project.path().join("docs/DataModel/notes.md").is_file());
+    project
+        .run(&["docs", "--database-url", &url, "--check"])
+        .expect_success();
+}
+
+#[test]
+fn crlf_checkout_is_up_to_date() {
+    let project = quickstart();
+    let url = sqlite_url(&project);
+    project.migrate(&url, &["up"]).expect_success();
+    project
+        .run(&["docs", "--database-url", &url, "--format", "md,dbml"])
+        .expect_success();
+    // What git writes with core.autocrlf = true.
+    let markdown = project.path().join("docs/DataModel.md");
+    std::fs::write(&markdown, read(&markdown).replace('\n', "\r\n")).unwrap();
+    project
+        .run(&["docs", "--database-url", &url, "--format", "md,dbml", "--check"])
         .expect_success();
 }
 
@@ -405,23 +452,20 @@ fn passwords_stay_out_of_docs_errors() {
     live.stderr_contains("127.0.0.1");
 }
 
-#[test]
-fn interrupt_removes_local_cluster() {
+/// Starts `underpin docs --from-migrations` on a local cluster whose only migration sleeps,
+/// in a process group of its own with the cluster's folder in a TMPDIR of the test's own.
+fn start_slow_docs(project: &Project, temp: &Path) -> Spawned {
     let bindir = std::env::var("UNDERPIN_TEST_PG15_BINDIR").unwrap_or_else(|_| {
         panic!(
             "UNDERPIN_TEST_PG15_BINDIR is not set; run the suite with `bash scripts/test.sh`, which sets it"
         )
     });
-    let project = Project::new();
     project.native("20260101000000_slow.sql", "SELECT pg_sleep(60);", None);
-    // The cluster's folder goes into a TMPDIR of the test's own, so what is left is visible.
     // Under root the server runs as the postgres user, who must be able to enter it.
-    let temp = tempfile::tempdir().unwrap();
-    std::fs::set_permissions(temp.path(), std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
-
+    std::fs::set_permissions(temp, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
     let mut command = project.spawnable();
     std::os::unix::process::CommandExt::process_group(&mut command, 0);
-    command.env("TMPDIR", temp.path()).args([
+    command.env("TMPDIR", temp).args([
         "docs",
         "--from-migrations",
         "--pg-bindir",
@@ -429,17 +473,19 @@ fn interrupt_removes_local_cluster() {
         "--out",
         "docs",
     ]);
-    let mut running = Spawned::start(command, "underpin docs --from-migrations".to_string());
+    Spawned::start(command, "underpin docs --from-migrations".to_string())
+}
 
-    // Waits until the server is up and the slow migration runs: the folder has a socket.
+/// Waits until some entry of `temp` satisfies `ready`.
+fn wait_for(temp: &Path, running: &mut Spawned, ready: impl Fn(&Path) -> bool) {
     let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
     loop {
-        let socket_present = std::fs::read_dir(temp.path())
+        if std::fs::read_dir(temp)
             .unwrap()
             .flatten()
-            .any(|entry| entry.path().join(".s.PGSQL.5432").exists());
-        if socket_present {
-            break;
+            .any(|entry| ready(&entry.path()))
+        {
+            return;
         }
         assert!(
             running.try_outcome().is_none(),
@@ -448,23 +494,48 @@ fn interrupt_removes_local_cluster() {
         );
         assert!(
             std::time::Instant::now() < deadline,
-            "the scratch cluster never started"
+            "the scratch cluster never got there"
         );
-        std::thread::sleep(std::time::Duration::from_millis(50));
+        std::thread::sleep(std::time::Duration::from_millis(10));
     }
-    std::thread::sleep(std::time::Duration::from_millis(500));
+}
 
+fn assert_interrupted_clean(mut running: Spawned, project: &Project, temp: &Path) {
     // Ctrl-C reaches every process of the terminal's group.
     running.signal_group("INT");
-    let outcome = running.wait(std::time::Duration::from_secs(30));
+    let outcome = running.wait(std::time::Duration::from_secs(60));
     outcome.expect_code(130).stderr_contains("interrupted");
-    let left: Vec<_> = std::fs::read_dir(temp.path())
+    let left: Vec<_> = std::fs::read_dir(temp)
         .unwrap()
         .flatten()
         .map(|e| e.path())
         .collect();
     assert!(left.is_empty(), "left behind after Ctrl-C: {left:?}");
     assert!(!project.path().join("docs").exists());
+}
+
+#[test]
+fn interrupt_removes_local_cluster() {
+    let project = Project::new();
+    let temp = tempfile::tempdir().unwrap();
+    let mut running = start_slow_docs(&project, temp.path());
+    // The socket exists once the server is up and the slow migration can start.
+    wait_for(temp.path(), &mut running, |folder| {
+        folder.join(".s.PGSQL.5432").exists()
+    });
+    std::thread::sleep(std::time::Duration::from_millis(500));
+    assert_interrupted_clean(running, &project, temp.path());
+}
+
+#[test]
+fn interrupt_during_cluster_start_cleans_up() {
+    let project = Project::new();
+    let temp = tempfile::tempdir().unwrap();
+    let mut running = start_slow_docs(&project, temp.path());
+    // The folder appears before initdb runs; the signal lands while the cluster is made.
+    wait_for(temp.path(), &mut running, |_| true);
+    std::thread::sleep(std::time::Duration::from_millis(100));
+    assert_interrupted_clean(running, &project, temp.path());
 }
 
 #[test]
@@ -504,4 +575,25 @@ fn templates_replace_and_report_errors() {
         .expect_code(2)
         .stderr_contains("table.md.j2")
         .stderr_contains("line 2");
+}
+
+#[test]
+fn scratch_flags_need_from_migrations() {
+    let project = quickstart();
+    let url = sqlite_url(&project);
+    project.migrate(&url, &["up"]).expect_success();
+    project
+        .run(&["docs", "--database-url", &url, "--scratch-url", "sqlite:"])
+        .expect_code(2)
+        .stderr_contains("--scratch-url applies only with --from-migrations");
+    // An unset variable in scratch_url matters only when it is used.
+    project.write(
+        "underpin.toml",
+        "[docs]\nscratch_url = \"${UNDERPIN_TEST_UNSET_SCRATCH}\"\n",
+    );
+    project.run(&["docs", "--database-url", &url]).expect_success();
+    project
+        .run(&["docs", "--database-url", &url, "--from-migrations"])
+        .expect_code(2)
+        .stderr_contains("UNDERPIN_TEST_UNSET_SCRATCH");
 }

@@ -5,19 +5,21 @@
 //! system user `postgres`, switched to with `setuid`/`setgid` before `exec` (`Command::uid`)
 //! rather than through `runuser`. That way the child is the postmaster itself, so its PID is
 //! known without reading `postmaster.pid` and stays reserved until this process reaps it.
+//! The module `child` starts every program in a process group of its own and with a
+//! parent-death signal: SIGQUIT (immediate shutdown) for the postmaster, SIGKILL for the rest.
 
 use std::ffi::CString;
 use std::fs::File;
 use std::io;
 use std::os::unix::fs::PermissionsExt;
-use std::os::unix::process::CommandExt;
+use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use tempfile::TempDir;
-
-use super::{ScratchError, new_temp_dir, percent_encode_path, remove_temp_dir, tail};
+use super::child;
+use super::folder::ScratchDir;
+use super::{ScratchError, percent_encode_path, tail};
 use crate::connect::connect_postgres;
 use crate::url::DatabaseUrl;
 
@@ -59,8 +61,9 @@ struct Account {
 /// A running cluster. Dropping it stops the server and removes the folder.
 #[derive(Debug)]
 pub(super) struct LocalCluster {
-    /// The data directory (`data/`), the server log and the socket; `None` once removed.
-    dir: Option<TempDir>,
+    /// The folder with the data directory (`data/`), the server log, the socket and the
+    /// owner lock, or `None` once removed.
+    dir: Option<ScratchDir>,
     /// The postmaster; `None` before it starts and after it has been reaped.
     server: Option<Child>,
     postgres: PathBuf,
@@ -77,7 +80,7 @@ impl LocalCluster {
         let version = postgres_version(&postgres, account).await?;
 
         // From here on the guard exists, so an error below stops what runs and removes the folder.
-        let dir = new_temp_dir()?;
+        let dir = ScratchDir::create()?;
         let folder = dir.path().to_path_buf();
         let mut cluster = LocalCluster {
             dir: Some(dir),
@@ -100,7 +103,7 @@ impl LocalCluster {
     }
 
     pub(super) fn folder(&self) -> Option<&Path> {
-        self.dir.as_ref().map(TempDir::path)
+        self.dir.as_ref().map(ScratchDir::path)
     }
 
     pub(super) fn postmaster_pid(&self) -> Option<u32> {
@@ -195,7 +198,7 @@ impl LocalCluster {
     fn stop_and_remove(&mut self) -> Result<(), ScratchError> {
         let stopped = self.stop_server();
         let removed = match self.dir.take() {
-            Some(dir) => remove_temp_dir(dir),
+            Some(dir) => dir.close(),
             None => Ok(()),
         };
         match (stopped, removed) {
@@ -296,15 +299,13 @@ async fn find_bindir(explicit: Option<&Path>) -> Result<PathBuf, ScratchError> {
 
 /// Runs `pg_config --bindir` from PATH; the error describes why it gave no folder.
 async fn pg_config_bindir() -> Result<PathBuf, String> {
-    let output = tokio::process::Command::new("pg_config")
-        .arg("--bindir")
-        .stdin(Stdio::null())
-        .output()
-        .await
-        .map_err(|error| match error.kind() {
-            io::ErrorKind::NotFound => "is not on PATH".to_string(),
-            _ => format!("could not run: {error}"),
-        })?;
+    let mut command = Command::new("pg_config");
+    command.arg("--bindir");
+    child::isolate(&mut command, libc::SIGKILL);
+    let output = child::output(command).await.map_err(|error| match error.kind() {
+        io::ErrorKind::NotFound => "is not on PATH".to_string(),
+        _ => format!("could not run: {error}"),
+    })?;
     if !output.status.success() {
         return Err(format!("failed with {}", output.status));
     }
@@ -404,17 +405,18 @@ fn lookup_account(name: &str) -> Option<Account> {
 /// execute the binary. This and the other commands start in `/`, a folder every user may
 /// enter, so that a failed `chdir` before `exec` cannot pass for an unreadable binary.
 async fn postgres_version(postgres: &Path, account: Option<Account>) -> Result<String, ScratchError> {
-    let mut command = tokio::process::Command::new(postgres);
-    command.arg("--version").current_dir("/").stdin(Stdio::null());
+    let mut command = Command::new(postgres);
+    command.arg("--version").current_dir("/");
     if let Some(account) = account {
         command.uid(account.uid).gid(account.gid);
     }
-    let output = command
-        .output()
+    child::isolate(&mut command, libc::SIGKILL);
+    let output = child::output(command)
         .await
         .map_err(|e| spawn_error(postgres, account, e))?;
     if !output.status.success() {
-        return Err(command_failed(postgres, &output, String::new()));
+        return Err(stopped_by_signal(postgres, &output)
+            .unwrap_or_else(|| command_failed(postgres, &output, String::new())));
     }
     Ok(String::from_utf8_lossy(&output.stdout).trim().to_string())
 }
@@ -422,9 +424,10 @@ async fn postgres_version(postgres: &Path, account: Option<Account>) -> Result<S
 /// Runs initdb into `folder/data` with the superuser `postgres` and trust authentication.
 /// Other users are kept out by the socket folder's mode 700. UTF-8 with the C locale makes
 /// the cluster behave the same on every machine, and fsync is off because the cluster is
-/// thrown away.
+/// thrown away. `LC_ALL=C` makes initdb's own messages English, which the error handling
+/// below searches; it changes nothing in the cluster, whose locale `--locale` sets.
 async fn run_initdb(initdb: &Path, folder: &Path, account: Option<Account>) -> Result<(), ScratchError> {
-    let mut command = tokio::process::Command::new(initdb);
+    let mut command = Command::new(initdb);
     command
         .arg("-D")
         .arg(folder.join("data"))
@@ -437,32 +440,38 @@ async fn run_initdb(initdb: &Path, folder: &Path, account: Option<Account>) -> R
             "--no-sync",
         ])
         .current_dir("/")
-        .stdin(Stdio::null())
-        .kill_on_drop(true);
+        .env("LC_ALL", "C");
     if let Some(account) = account {
         command.uid(account.uid).gid(account.gid);
     }
-    let output = command
-        .output()
+    child::isolate(&mut command, libc::SIGKILL);
+    let output = child::output(command)
         .await
         .map_err(|e| spawn_error(initdb, account, e))?;
     if output.status.success() {
         return Ok(());
     }
+    if let Some(stopped) = stopped_by_signal(initdb, &output) {
+        return Err(stopped);
+    }
+
+    let text = output_text(&output);
+    let denied = text.contains("Permission denied") || text.contains("Operation not permitted");
     let hint = match account {
-        Some(_) => format!(
+        Some(_) if denied => format!(
             "; initdb runs as user {SERVER_USER}, who must be able to write to {}, so every \
              folder above it must be searchable by other users (chmod o+x), or set TMPDIR to \
              another folder",
             folder.display()
         ),
-        None => String::new(),
+        _ => String::new(),
     };
     Err(command_failed(initdb, &output, hint))
 }
 
 /// Starts the postmaster with its log on stderr, written to `folder/server.log`. No TCP
-/// address (`-h ''`), the socket in `folder` (`-k`), and durability off for speed.
+/// address (`-h ''`), the socket in `folder` (`-k`), and durability off for speed. When
+/// underpin ends without stopping it, the postmaster gets SIGQUIT and shuts down at once.
 fn spawn_postgres(postgres: &Path, folder: &Path, account: Option<Account>) -> Result<Child, ScratchError> {
     let log_path = folder.join("server.log");
     let log = File::create(&log_path).map_err(|e| ScratchError::io("creating", &log_path, e))?;
@@ -470,7 +479,7 @@ fn spawn_postgres(postgres: &Path, folder: &Path, account: Option<Account>) -> R
         .try_clone()
         .map_err(|e| ScratchError::io("opening", &log_path, e))?;
 
-    let mut command = std::process::Command::new(postgres);
+    let mut command = Command::new(postgres);
     command
         .arg("-D")
         .arg(folder.join("data"))
@@ -488,15 +497,14 @@ fn spawn_postgres(postgres: &Path, folder: &Path, account: Option<Account>) -> R
         .current_dir("/")
         .stdin(Stdio::null())
         .stdout(log)
-        .stderr(log_copy)
-        // A process group of its own, so Ctrl-C in the terminal reaches only underpin, which
-        // then stops the server and removes the folder, instead of the server shutting
-        // down on its own and leaving the folder behind.
-        .process_group(0);
+        .stderr(log_copy);
     if let Some(account) = account {
         command.uid(account.uid).gid(account.gid);
     }
-    command.spawn().map_err(|e| spawn_error(postgres, account, e))
+    // Without a process group of its own, the server would get the terminal's Ctrl-C and
+    // shut down by itself, leaving its folder behind. underpin stops it and removes the folder.
+    child::isolate(&mut command, libc::SIGQUIT);
+    child::spawn(command).map_err(|e| spawn_error(postgres, account, e))
 }
 
 /// Quotes the folder for `unix_socket_directories`, a comma-separated list in which a
@@ -548,15 +556,139 @@ fn spawn_error(program: &Path, account: Option<Account>, error: io::Error) -> Sc
     ScratchError::io("running", program, error)
 }
 
-fn command_failed(program: &Path, output: &std::process::Output, hint: String) -> ScratchError {
+fn output_text(output: &Output) -> String {
     let mut text = String::from_utf8_lossy(&output.stdout).into_owned();
     text.push_str(&String::from_utf8_lossy(&output.stderr));
+    text
+}
+
+fn command_failed(program: &Path, output: &Output, hint: String) -> ScratchError {
     ScratchError::CommandFailed {
         program: program.to_path_buf(),
         status: output.status.to_string(),
         hint,
-        output: tail(&text, LOG_TAIL_LINES),
+        output: tail(&output_text(output), LOG_TAIL_LINES),
     }
+}
+
+/// Returns the error for a program that a signal ended, or `None` when none did. Besides a
+/// program killed by a signal, this covers initdb that caught one. The initdb of PostgreSQL
+/// 15 and 18 catches SIGHUP, SIGINT, SIGQUIT and SIGTERM (SigCgt in /proc/PID/status), and
+/// then prints "caught signal", removes what it made and exits with status 1.
+fn stopped_by_signal(program: &Path, output: &Output) -> Option<ScratchError> {
+    let text = output_text(output);
+    let (signal, sent) = match output.status.signal() {
+        Some(number) => {
+            let name = signal_name(number);
+            let signal = match name {
+                Some(name) => format!("signal {number} ({name})"),
+                None => format!("signal {number}"),
+            };
+            (signal, name.is_some_and(|name| SENT_SIGNALS.contains(&name)))
+        }
+        None if text
+            .lines()
+            .any(|line| line.trim_end().ends_with("caught signal")) =>
+        {
+            (
+                "a signal that it caught (SIGHUP, SIGINT, SIGQUIT or SIGTERM)".to_string(),
+                true,
+            )
+        }
+        None => return None,
+    };
+    let hint = if sent {
+        "; another process sent it (a timeout, the OOM killer, a service manager or `kill`), so \
+         run underpin again once that is over"
+            .to_string()
+    } else {
+        String::new()
+    };
+    Some(ScratchError::CommandStopped {
+        program: program.to_path_buf(),
+        signal,
+        hint,
+        output: tail(&text, LOG_TAIL_LINES),
+    })
+}
+
+/// Signals that other processes send to end a program, as opposed to those of a crash.
+const SENT_SIGNALS: [&str; 5] = ["SIGHUP", "SIGINT", "SIGQUIT", "SIGKILL", "SIGTERM"];
+
+fn signal_name(number: libc::c_int) -> Option<&'static str> {
+    let name = match number {
+        libc::SIGHUP => "SIGHUP",
+        libc::SIGINT => "SIGINT",
+        libc::SIGQUIT => "SIGQUIT",
+        libc::SIGILL => "SIGILL",
+        libc::SIGABRT => "SIGABRT",
+        libc::SIGBUS => "SIGBUS",
+        libc::SIGFPE => "SIGFPE",
+        libc::SIGKILL => "SIGKILL",
+        libc::SIGSEGV => "SIGSEGV",
+        libc::SIGPIPE => "SIGPIPE",
+        libc::SIGTERM => "SIGTERM",
+        _ => return None,
+    };
+    Some(name)
+}
+
+/// Returns whether a PostgreSQL server may still run in the scratch folder `folder`: its
+/// `data/postmaster.pid` names a live process, its socket accepts a connection, or a process
+/// works in the folder, as every server process does in its data directory. A check that
+/// cannot be made counts as a running server.
+pub(super) fn server_may_run(folder: &Path) -> bool {
+    postmaster_may_run(folder) || socket_may_accept(folder) || process_works_in(folder)
+}
+
+fn postmaster_may_run(folder: &Path) -> bool {
+    let text = match std::fs::read_to_string(folder.join("data").join("postmaster.pid")) {
+        Ok(text) => text,
+        Err(error) => return error.kind() != io::ErrorKind::NotFound,
+    };
+    let Some(pid) = text
+        .lines()
+        .next()
+        .and_then(|line| line.trim().parse::<libc::pid_t>().ok())
+        .filter(|pid| *pid > 0)
+    else {
+        return true;
+    };
+    // SAFETY: kill(2) with signal 0 sends nothing; it only checks that the process exists.
+    let code = unsafe { libc::kill(pid, 0) };
+    code == 0 || io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
+}
+
+fn socket_may_accept(folder: &Path) -> bool {
+    match std::os::unix::net::UnixStream::connect(folder.join(format!(".s.PGSQL.{PORT}"))) {
+        Ok(_) => true,
+        Err(error) => !matches!(
+            error.kind(),
+            io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused
+        ),
+    }
+}
+
+/// Looks for a process whose working directory lies in `folder`, through /proc.
+/// NOTE: without /proc (systems other than Linux) every folder counts as in use.
+fn process_works_in(folder: &Path) -> bool {
+    // Working directories in /proc are canonical paths, and TMPDIR may contain a link.
+    let Ok(folder) = std::fs::canonicalize(folder) else {
+        return true;
+    };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.filter_map(Result::ok).any(|entry| {
+        let is_process = entry
+            .file_name()
+            .to_str()
+            .is_some_and(|name| name.bytes().all(|b| b.is_ascii_digit()));
+        // Only another user's process hides its cwd. The sweep considers only this user's
+        // folders, whose servers run as this user, or as postgres under root, who can read
+        // every cwd.
+        is_process && std::fs::read_link(entry.path().join("cwd")).is_ok_and(|cwd| cwd.starts_with(&folder))
+    })
 }
 
 #[cfg(test)]

@@ -338,13 +338,27 @@ impl PostgresDriver {
         let Err(error) = sqlx::raw_sql(AssertSqlSafe(script)).execute(&mut self.conn).await else {
             return Ok(StepOutcome::Done);
         };
-        let rollback = sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await;
+        let rollback = self.rollback_failed_message().await;
         if error.to_string().contains(LOCK_LOST) {
             rollback.map_err(|e| DriverError::database("rolling back the failed migration", &e))?;
             return Err(DriverError::LockNotHeld.into());
         }
         rollback.map_err(|e| DriverError::database("rolling back the failed migration", &e))?;
         self.locate_failure(statements, &error).await
+    }
+
+    /// Ends the transaction a failed one-message migration left open. A syntax error
+    /// rejects the whole message before its BEGIN runs, and a ROLLBACK outside a transaction
+    /// makes the server send a warning that would be printed before the real error, so a
+    /// harmless statement first tells which state the session is in.
+    async fn rollback_failed_message(&mut self) -> Result<(), sqlx::Error> {
+        match sqlx::raw_sql("SELECT 1").execute(&mut self.conn).await {
+            Ok(_) => Ok(()),
+            Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("25P02") => {
+                sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await.map(|_| ())
+            }
+            Err(other) => Err(other),
+        }
     }
 
     /// Re-runs `statements` one at a time inside a transaction that is always rolled back,
