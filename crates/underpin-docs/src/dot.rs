@@ -11,6 +11,9 @@
 //! PostgreSQL name (a trailing backslash would escape the closing quote). Port IDs are
 //! generated from column positions: `l3` on the left cell of row 3, `r3` on the right cell.
 //! Names themselves appear only in labels, escaped for Graphviz's HTML-like labels.
+//!
+//! Text from the model is cut to [`MAX_TEXT_CHARS`] characters per tooltip or label cell, so a
+//! long comment or name cannot make the file unreadable for Graphviz.
 
 use std::collections::BTreeMap;
 use std::fmt::Write;
@@ -21,6 +24,12 @@ use crate::svg::diagram::{Catalog, kind_label};
 use crate::{Document, Error, Options};
 
 const FONT: &str = "Helvetica,Arial,sans-serif";
+
+/// Maximum number of characters of model text in one attribute value (a tooltip, a cell of a
+/// label). Graphviz 2.43 rejects more than 16,384 bytes in a row without a backslash escape
+/// in a quoted string, or without markup in an HTML-like label ("longer than 16384?"). At
+/// 2,000 characters even escaped text stays under that: at most 6 bytes a character (`&quot;`).
+const MAX_TEXT_CHARS: usize = 2_000;
 
 pub fn render(schema: &Schema, options: &Options) -> Result<Vec<Document>, Error> {
     Ok(vec![Document::new("schema.dot", dot(schema, options))])
@@ -289,6 +298,7 @@ fn quote(text: &str) -> String {
 /// (2.42) unescapes a tooltip twice, once when parsing the string and once when expanding
 /// `\N`, `\G` and friends, so a literal backslash is written as four.
 fn esc_string(text: &str) -> String {
+    let text = shorten(text);
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     let mut characters = text.chars().peekable();
@@ -311,8 +321,17 @@ fn esc_string(text: &str) -> String {
     out
 }
 
+/// Cuts text longer than [`MAX_TEXT_CHARS`] characters to that many and appends `…`.
+fn shorten(text: &str) -> std::borrow::Cow<'_, str> {
+    match text.char_indices().nth(MAX_TEXT_CHARS) {
+        Some((cut, _)) => format!("{}…", &text[..cut]).into(),
+        None => text.into(),
+    }
+}
+
 /// Escapes text for a Graphviz HTML-like label.
 fn html(text: &str) -> String {
+    let text = shorten(text);
     let mut out = String::with_capacity(text.len());
     for character in text.chars() {
         match character {

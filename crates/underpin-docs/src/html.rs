@@ -5,7 +5,9 @@
 //! JSON. It loads nothing from anywhere, and its Content-Security-Policy forbids it to, so it
 //! works from `file://`. The script builds the table list, the search filter, the diagram view
 //! and the detail panel from the JSON, writing names and comments only as text nodes, never as
-//! markup.
+//! markup. The search matches table names, column names and comments, and the list works
+//! from the keyboard (arrow keys, Enter). The "open as file" link to a diagram's SVG file is
+//! there only when the SVG files are rendered in the same run.
 
 use std::collections::BTreeMap;
 
@@ -19,8 +21,13 @@ use crate::{Document, Error, Options};
 const STYLE: &str = include_str!("html/page.css");
 const SCRIPT: &str = include_str!("html/page.js");
 
-pub fn render(schema: &Schema, options: &Options) -> Result<Vec<Document>, Error> {
-    Ok(vec![Document::new("index.html", page(schema, options))])
+/// Renders `index.html`. With `svg_files`, the SVG files are written beside the page, and the
+/// page links each diagram to its file.
+pub fn render(schema: &Schema, options: &Options, svg_files: bool) -> Result<Vec<Document>, Error> {
+    Ok(vec![Document::new(
+        "index.html",
+        page(schema, options, svg_files),
+    )])
 }
 
 /// The JSON the page script reads.
@@ -35,8 +42,10 @@ struct PageData<'a> {
 struct GroupData {
     name: String,
     schema: String,
-    /// The path of the same diagram as a file, relative to the page.
-    file: String,
+    /// The path of the same diagram as a file, relative to the page, when the SVG files are
+    /// written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    file: Option<String>,
     svg: String,
 }
 
@@ -64,7 +73,7 @@ struct ReferenceData<'a> {
     key: &'a ForeignKey,
 }
 
-fn page(schema: &Schema, options: &Options) -> String {
+fn page(schema: &Schema, options: &Options, svg_files: bool) -> String {
     let catalog = Catalog::new(schema);
     let diagrams = group_diagrams(&catalog, options);
 
@@ -125,7 +134,7 @@ fn page(schema: &Schema, options: &Options) -> String {
             .map(|diagram| GroupData {
                 name: diagram.group.name,
                 schema: diagram.group.schema,
-                file: diagram.path,
+                file: svg_files.then_some(diagram.path),
                 svg: diagram.svg,
             })
             .collect(),
@@ -134,6 +143,11 @@ fn page(schema: &Schema, options: &Options) -> String {
     let json = serde_json::to_string(&data).expect("the page data always serializes");
 
     let title = escape_html(&options.title);
+    let file_link = if svg_files {
+        "<a id=\"diagram-file\" href=\"#\">open as file</a>"
+    } else {
+        ""
+    };
     let mut html = String::with_capacity(json.len() + STYLE.len() + SCRIPT.len() + 2048);
     html.push_str("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n");
     html.push_str("<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\n");
@@ -149,13 +163,14 @@ fn page(schema: &Schema, options: &Options) -> String {
     html.push_str(&format!(
         "<header><h1>{title}</h1><span id=\"summary\"></span></header>\n\
          <main>\n\
-         <nav id=\"sidebar\"><input id=\"search\" type=\"search\" placeholder=\"Filter tables\" \
-         aria-label=\"Filter tables\" autocomplete=\"off\"><p id=\"count\"></p><ul id=\"table-list\"></ul></nav>\n\
+         <nav id=\"sidebar\"><input id=\"search\" type=\"search\" placeholder=\"Filter tables and columns\" \
+         aria-label=\"Filter tables by name, column or comment\" autocomplete=\"off\" aria-controls=\"table-list\">\
+         <p id=\"count\"></p><ul id=\"table-list\" role=\"listbox\" aria-label=\"Tables\"></ul></nav>\n\
          <section id=\"diagram-panel\"><div class=\"toolbar\"><label>Diagram <select id=\"group-select\"></select></label>\
          <button id=\"zoom-out\" type=\"button\" title=\"Zoom out\">−</button>\
          <button id=\"zoom-reset\" type=\"button\" title=\"Actual size\">100%</button>\
          <button id=\"zoom-in\" type=\"button\" title=\"Zoom in\">+</button>\
-         <a id=\"diagram-file\" href=\"#\">open as file</a></div><div id=\"diagram\"></div></section>\n\
+         {file_link}</div><div id=\"diagram\"></div></section>\n\
          <aside id=\"detail\"><p class=\"hint\">Select a table in the list or in the diagram.</p></aside>\n\
          </main>\n\
          <noscript><p class=\"hint\">This page needs JavaScript to show the tables.</p></noscript>\n"

@@ -122,7 +122,7 @@ pub fn render(schema: &Schema, formats: &[Format], options: &Options) -> Result<
             Format::Mermaid => mermaid::render(schema, options)?,
             Format::Dot => dot::render(schema, options)?,
             Format::Svg => svg::render(schema, options)?,
-            Format::Html => html::render(schema, options)?,
+            Format::Html => html::render(schema, options, formats.contains(&Format::Svg))?,
             Format::Json => tbls::render(schema, options)?,
         };
         rendered.sort_by(|a, b| a.path.cmp(&b.path));

@@ -7,7 +7,9 @@
 //! `DataModel/<group>.md` with its diagrams and table sections.
 //!
 //! The text comes from minijinja templates compiled into the crate. A file of the same name
-//! in [`Options::template_dir`] replaces a built-in one. `DataModel.md.j2` is the document,
+//! in [`Options::template_dir`] replaces a built-in one, and any other file there is an error
+//! (hidden files and subfolders aside: templates may include files from a subfolder). A
+//! failing template is reported by the innermost file and line. `DataModel.md.j2` is the document,
 //! and it includes `table.md.j2` per table and `types.md.j2`. `page.md.j2` is a page of a
 //! split model, and it includes `table.md.j2` too. Templates get raw
 //! text and escape it with the filters registered here, so a user template has the same
@@ -21,7 +23,10 @@
 //! | `text` | names in running text | Markdown punctuation that would start markup |
 //! | `link(page)` | a table reference | a link to its section, relative to `page` |
 //! | `fenced("sql")` | view definitions | a fenced block longer than any backtick run |
+//! | `block` | a table comment as Markdown | closes an unclosed fence, escapes unclosed HTML |
+//! | `summary` | a comment in an index row | keeps the first paragraph, cut to 200 characters |
 
+mod contain;
 mod context;
 
 use std::path::{Path, PathBuf};
@@ -39,6 +44,12 @@ pub const FILE_NAME: &str = "DataModel.md";
 /// limits page says it renders Markdown files of "generally less than 2 MB" and that complex
 /// files may time out. Half of that is a margin chosen here, not a measured limit.
 pub const PAGE_BUDGET: usize = 1_000_000;
+
+/// The length, in characters, that the `summary` filter cuts a comment to by default.
+const SUMMARY_CHARS: usize = 200;
+
+/// Maximum number of characters of a template line quoted in an error message.
+const QUOTED_LINE_CHARS: usize = 120;
 
 /// The template that renders the document.
 const MAIN_TEMPLATE: &str = "DataModel.md.j2";
@@ -104,26 +115,47 @@ fn finish(mut text: String) -> String {
     text
 }
 
-/// Rejects a template folder that is missing, and a file in it whose name differs from a
-/// built-in one only in case, which would otherwise be ignored without a word.
+/// Rejects a template folder that is missing, and a file in it that is not named like a
+/// built-in template, which would otherwise be ignored without a word. Hidden files and
+/// subfolders are left alone: a user template may include its own files from a subfolder.
 fn check_template_dir(dir: &Path) -> Result<(), Error> {
     let entries = std::fs::read_dir(dir).map_err(|error| Error::TemplateDir {
         path: dir.display().to_string(),
         message: format!("{error}. Create the folder or leave the template folder setting out"),
     })?;
+    let mut unknown = Vec::new();
     for entry in entries.flatten() {
         let name = entry.file_name().to_string_lossy().into_owned();
-        let near_miss = BUILT_IN
-            .iter()
-            .find(|(built_in, _)| *built_in != name && built_in.eq_ignore_ascii_case(&name));
-        if let Some((built_in, _)) = near_miss {
-            return Err(Error::Template {
-                path: entry.path().display().to_string(),
-                message: format!("template names are case-sensitive: rename the file to {built_in}"),
-            });
+        let is_dir = entry.file_type().is_ok_and(|kind| kind.is_dir());
+        if is_dir || name.starts_with('.') || BUILT_IN.iter().any(|(built_in, _)| *built_in == name) {
+            continue;
         }
+        unknown.push((name, entry.path()));
     }
-    Ok(())
+    // The same file is reported on every run, whatever order the folder lists it in.
+    unknown.sort();
+    let Some((name, path)) = unknown.into_iter().next() else {
+        return Ok(());
+    };
+
+    let near_miss = BUILT_IN
+        .iter()
+        .find(|(built_in, _)| built_in.eq_ignore_ascii_case(&name));
+    let message = match near_miss {
+        Some((built_in, _)) => format!("template names are case-sensitive: rename the file to {built_in}"),
+        None => {
+            let known: Vec<&str> = BUILT_IN.iter().map(|(built_in, _)| *built_in).collect();
+            format!(
+                "not a template name. Name it after the template it replaces ({}), or move it into a \
+                 subfolder if a template includes it",
+                known.join(", ")
+            )
+        }
+    };
+    Err(Error::Template {
+        path: path.display().to_string(),
+        message,
+    })
 }
 
 fn environment(template_dir: Option<PathBuf>) -> Environment<'static> {
@@ -150,6 +182,14 @@ fn environment(template_dir: Option<PathBuf>) -> Environment<'static> {
     });
     environment.add_filter("text", |value: Option<String>| {
         value.map(|value| text::markdown_text(&value)).unwrap_or_default()
+    });
+    environment.add_filter("summary", |value: Option<String>, max_chars: Option<usize>| {
+        value
+            .map(|value| text::summary(&value, max_chars.unwrap_or(SUMMARY_CHARS)))
+            .unwrap_or_default()
+    });
+    environment.add_filter("block", |value: Option<String>| {
+        value.map(|value| contain::contain(&value)).unwrap_or_default()
     });
     environment.add_filter("fenced", |value: String, info: String| {
         text::markdown_fenced(&value, &info)
@@ -203,28 +243,85 @@ fn link(value: Value, from: Option<String>) -> Result<String, minijinja::Error> 
     Ok(format!("[{}]({target})", text::markdown_text(name)))
 }
 
-/// Names the file and line of a failed template: the user's file when one was loaded from
-/// the template folder, the built-in one otherwise.
+/// Names the file, line and cause of a failed template: the user's file when one was loaded
+/// from the template folder, the built-in one otherwise. An error inside an included template
+/// arrives wrapped ("could not render include"), the included template's error as its source,
+/// so the innermost template is reported, followed by where it was included from.
 fn template_error(error: &minijinja::Error, template_dir: Option<&Path>) -> Error {
-    let name = error.name().unwrap_or(MAIN_TEMPLATE);
-    let user_file = template_dir
-        .map(|dir| dir.join(name))
-        .filter(|path| path.is_file());
-    let path = match &user_file {
-        Some(path) => path.display().to_string(),
-        None => format!("built-in {name}"),
-    };
+    let chain = minijinja_chain(error);
+    let cause = chain[chain.len() - 1];
+    let located: Vec<&minijinja::Error> = chain
+        .iter()
+        .copied()
+        .filter(|error| error.name().is_some())
+        .collect();
+    let innermost = located.last().copied().unwrap_or(error);
+    let (path, is_user_file) = template_path(innermost.name().unwrap_or(MAIN_TEMPLATE), template_dir);
 
     let mut message = String::new();
-    if let Some(line) = error.line() {
+    if let Some(line) = innermost.line() {
         message.push_str(&format!("line {line}: "));
     }
-    message.push_str(&error.kind().to_string());
-    if let Some(detail) = error.detail() {
+    message.push_str(&cause.kind().to_string());
+    if let Some(detail) = cause.detail() {
         message.push_str(&format!(": {detail}"));
     }
-    if user_file.is_some() {
+    if let Some(source) = std::error::Error::source(cause) {
+        message.push_str(&format!(": {source}"));
+    }
+    // "undefined value" alone does not say which one, so the failed line is quoted.
+    if let Some(line) = failed_line(innermost) {
+        message.push_str(&format!(" in `{line}`"));
+    }
+
+    for outer in located.iter().rev().skip(1) {
+        let (outer_path, _) = template_path(outer.name().unwrap_or(MAIN_TEMPLATE), template_dir);
+        match outer.line() {
+            Some(line) => message.push_str(&format!(" (included from {outer_path}, line {line})")),
+            None => message.push_str(&format!(" (included from {outer_path})")),
+        }
+    }
+    if is_user_file {
         message.push_str(". Fix the template, or delete it to use the built-in one");
     }
     Error::Template { path, message }
+}
+
+/// Lists the minijinja errors of an error's source chain, outermost first.
+fn minijinja_chain(error: &minijinja::Error) -> Vec<&minijinja::Error> {
+    let mut chain = vec![error];
+    let mut current: &dyn std::error::Error = error;
+    while let Some(source) = current.source() {
+        if let Some(inner) = source.downcast_ref::<minijinja::Error>() {
+            chain.push(inner);
+        }
+        current = source;
+    }
+    chain
+}
+
+/// Returns the path to report for a template, and whether it is the user's file.
+fn template_path(name: &str, template_dir: Option<&Path>) -> (String, bool) {
+    let user_file = template_dir
+        .map(|dir| dir.join(name))
+        .filter(|path| path.is_file());
+    match user_file {
+        Some(path) => (path.display().to_string(), true),
+        None => (format!("built-in {name}"), false),
+    }
+}
+
+/// Returns the template line an error points at, trimmed and cut to [`QUOTED_LINE_CHARS`].
+fn failed_line(error: &minijinja::Error) -> Option<String> {
+    let source = error.template_source()?;
+    let line = source.lines().nth(error.line()?.checked_sub(1)?)?.trim();
+    if line.is_empty() {
+        return None;
+    }
+    let quoted: String = line.chars().take(QUOTED_LINE_CHARS).collect();
+    if quoted.len() < line.len() {
+        Some(format!("{quoted}…"))
+    } else {
+        Some(quoted)
+    }
 }

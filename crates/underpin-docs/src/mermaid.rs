@@ -9,6 +9,7 @@
 //!   becomes `character_varying_50_array`), and the attribute comment shows the real one.
 //!   Column comments are left out: they would make every entity box as wide as its longest
 //!   comment, and the table's section in `DataModel.md` shows them.
+//! - A column declared without a type (SQLite allows it) gets the type `any`.
 //! - Quoted text uses Mermaid's entity codes (`#quot;`, `#35;`) for the characters its
 //!   lexer or its HTML labels would take as syntax.
 //!
@@ -305,14 +306,21 @@ fn key_markers(table: &Table, column: &str) -> Vec<&'static str> {
 }
 
 fn attribute_line(column: &Column, markers: &[&str]) -> String {
-    let type_word = word(&column.data_type, WordKind::Type);
+    // Mermaid needs a type word. A SQLite column declared without a type (BLOB affinity)
+    // stores every value as given, so `any` describes it without a note.
+    let untyped = column.data_type.trim().is_empty();
+    let type_word = if untyped {
+        "any".to_string()
+    } else {
+        word(&column.data_type, WordKind::Type)
+    };
     let name_word = word(&column.name, WordKind::Attribute);
 
     let mut notes = Vec::new();
     if name_word != column.name {
         notes.push(format!("name: {}", column.name));
     }
-    if type_word != column.data_type {
+    if type_word != column.data_type && !untyped {
         notes.push(column.data_type.clone());
     }
 

@@ -29,6 +29,37 @@ pub fn markdown_cell(text: &str) -> String {
     cell
 }
 
+/// Returns the first paragraph of a comment on one line, for an index, with its lines joined
+/// by spaces. A paragraph longer than `max_chars` characters is cut at the last space before
+/// that (or at `max_chars` when that space is far back) and gets `…` appended. Later
+/// paragraphs are left out without a mark.
+pub fn summary(text: &str, max_chars: usize) -> String {
+    let text = normalize_line_breaks(text);
+    let paragraph: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .skip_while(|line| line.is_empty())
+        .take_while(|line| !line.is_empty())
+        .collect();
+    let joined = paragraph.join(" ");
+    if joined.chars().count() <= max_chars {
+        return joined;
+    }
+
+    // One character of the budget goes to the ellipsis.
+    let budget = max_chars.saturating_sub(1);
+    let cut = joined
+        .char_indices()
+        .nth(budget)
+        .map_or(joined.len(), |(position, _)| position);
+    let head = &joined[..cut];
+    let at_space = head
+        .rfind(' ')
+        .filter(|&space| head[..space].chars().count() >= budget / 2)
+        .map_or(head, |space| &head[..space]);
+    format!("{}…", at_space.trim_end())
+}
+
 /// Formats text as a Markdown code span that also fits in a table cell. The fence is longer
 /// than any run of backticks inside, line breaks become spaces (a code span cannot hold
 /// `<br>`), and `|` is escaped because GitHub splits table cells before it reads code spans.
@@ -204,6 +235,33 @@ mod tests {
             normalize_line_breaks(INVOICE_COMMENT),
             "Invoices issued.\n\nOne row per invoice.\nAmounts in cents.\nLegacy | note."
         );
+    }
+
+    #[test]
+    fn summary_is_the_first_paragraph() {
+        assert_eq!(summary(INVOICE_COMMENT, 200), "Invoices issued.");
+        assert_eq!(
+            summary("\n\nFirst line\r\nsecond line.\n\nMore.", 200),
+            "First line second line."
+        );
+        assert_eq!(summary("Short.", 200), "Short.");
+        assert_eq!(summary("", 200), "");
+    }
+
+    #[test]
+    fn summary_cuts_long_text_at_a_space() {
+        let long = "word ".repeat(100);
+        let cut = summary(&long, 200);
+        assert!(cut.chars().count() <= 200, "{} characters", cut.chars().count());
+        assert!(cut.ends_with("word…"), "{cut}");
+
+        let unbroken = "x".repeat(300);
+        let cut = summary(&unbroken, 200);
+        assert_eq!(cut, format!("{}…", "x".repeat(199)));
+
+        // Characters, not bytes: a cut never splits a multi-byte character.
+        let accented = "é".repeat(300);
+        assert_eq!(summary(&accented, 10), format!("{}…", "é".repeat(9)));
     }
 
     #[test]

@@ -5,6 +5,8 @@
 //! Needs UNDERPIN_TEST_BROWSER (the tests/browser folder after `npm ci`) and
 //! UNDERPIN_TEST_CHROMIUM (the Chromium binary); `bash scripts/test.sh` sets both.
 
+#[path = "mermaid/models.rs"]
+mod models;
 mod svg_support;
 
 use std::path::Path;
@@ -15,10 +17,9 @@ use svg_support::{fixture, required_env};
 use underpin_docs::{Format, Options, render};
 use underpin_schema::Schema;
 
-/// Writes the page and its SVG files for `schema` into `folder`.
-fn write_site(schema: &Schema, folder: &Path) {
-    let documents =
-        render(schema, &[Format::Svg, Format::Html], &Options::default()).expect("rendering succeeds");
+/// Writes the documents of `formats` for `schema` into `folder`.
+fn write_site(schema: &Schema, formats: &[Format], folder: &Path) {
+    let documents = render(schema, formats, &Options::default()).expect("rendering succeeds");
     for document in documents {
         let path = folder.join(&document.path);
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
@@ -26,8 +27,15 @@ fn write_site(schema: &Schema, folder: &Path) {
     }
 }
 
-/// Runs the browser script with `steps` on the page for `schema` and returns its report.
+/// Runs the browser script with `steps` on the page for `schema`, written with its SVG files,
+/// and returns its report.
 fn browse(schema: &Schema, steps: Value, screenshot: Option<&Path>) -> Value {
+    browse_site(schema, &[Format::Svg, Format::Html], steps, screenshot)
+}
+
+/// Runs the browser script with `steps` on the page for `schema`, written with the documents
+/// of `formats`, and returns its report.
+fn browse_site(schema: &Schema, formats: &[Format], steps: Value, screenshot: Option<&Path>) -> Value {
     let browser = required_env(
         "UNDERPIN_TEST_BROWSER",
         "the folder crates/underpin-docs/tests/browser with its npm packages installed (npm ci)",
@@ -37,7 +45,7 @@ fn browse(schema: &Schema, steps: Value, screenshot: Option<&Path>) -> Value {
         "the Chromium binary (Debian package chromium)",
     );
     let folder = tempfile::tempdir().expect("a temporary folder");
-    write_site(schema, folder.path());
+    write_site(schema, formats, folder.path());
     let spec = json!({
         "page": folder.path().join("index.html"),
         "screenshot": screenshot,
@@ -109,12 +117,21 @@ fn sop_search_click_and_screenshot() {
     assert_eq!(loaded["diagramTables"], top_level);
     assert!(loaded["detailTitle"].is_null());
 
+    // Tables named after the search come first, then those whose comments mention it.
     let searched = strings(&states[1]["visibleList"]);
     assert_eq!(
         searched,
-        vec!["sop.demand_actuals", "sop.demand_forecastspartitioned table"]
+        vec![
+            "sop.demand_actuals",
+            "sop.demand_forecastspartitioned table",
+            "sop.consensus_planscomment",
+            "sop.forecast_accuracymaterialized viewcomment",
+            "sop.forecast_vs_actualviewcomment",
+            "sop.product_familiescomment",
+            "sop.supply_planscomment",
+        ]
     );
-    assert_eq!(states[1]["count"], format!("2 of {top_level} tables"));
+    assert_eq!(states[1]["count"], format!("7 of {top_level} tables"));
 
     let clicked = &states[2];
     assert_eq!(clicked["detailTitle"], "sop.demand_actuals");
@@ -251,6 +268,106 @@ fn d06_awkward_names_navigate() {
     );
     assert_eq!(
         strings(&states[3]["visibleList"]),
-        vec!["public.hyphen-table", "time.hyphenated-table"]
+        vec![
+            "public.hyphen-table",
+            "time.hyphenated-table",
+            "public.CamelCaseTablecolumn hyphen-ref"
+        ]
     );
+}
+
+#[test]
+fn search_by_column_and_open_with_keyboard() {
+    let schema = fixture("sop");
+    let report = browse(
+        &schema,
+        json!([
+            { "action": "search", "text": "Embedding" },
+            { "action": "press", "key": "ArrowDown" },
+            { "action": "press", "key": "Enter" },
+            { "action": "search", "text": "horizon_months" },
+            { "action": "press", "key": "Enter" },
+            { "action": "search", "text": "one organization" },
+            { "action": "press", "key": "ArrowDown" },
+            { "action": "press", "key": "ArrowDown" },
+            { "action": "press", "key": " " },
+        ]),
+        None,
+    );
+    let states = report["states"].as_array().unwrap();
+    let top_level = schema.top_level_tables().count();
+
+    assert_eq!(
+        strings(&states[1]["visibleList"]),
+        vec!["sop.document_chunkscolumn embedding"],
+        "a column name finds its table, ignoring case"
+    );
+    assert_eq!(states[1]["count"], format!("1 of {top_level} tables"));
+    assert_eq!(states[2]["focused"], "sop.document_chunkscolumn embedding");
+    assert_eq!(states[3]["detailTitle"], "sop.document_chunks");
+
+    assert_eq!(
+        strings(&states[4]["visibleList"]),
+        vec!["sop.scenarioscolumn horizon_months"]
+    );
+    assert_eq!(
+        states[5]["detailTitle"], "sop.scenarios",
+        "Enter in the search box opens the first table"
+    );
+
+    assert_eq!(
+        strings(&states[6]["visibleList"]),
+        vec!["sop.organizationscomment", "sop.userscomment"],
+        "comments are searched too"
+    );
+    assert_eq!(states[8]["focused"], "sop.userscomment");
+    assert_eq!(states[9]["detailTitle"], "sop.users");
+    for (step, state) in states.iter().enumerate() {
+        assert_eq!(
+            state["tabStops"], 1,
+            "step {step}: one list entry is reachable with Tab"
+        );
+    }
+}
+
+#[test]
+fn page_without_svg_files_has_no_file_link() {
+    let report = browse_site(
+        &fixture("d04_unique_fk"),
+        &[Format::Html],
+        json!([
+            { "action": "clickSvg", "schema": "public", "table": "city" },
+        ]),
+        None,
+    );
+    let states = report["states"].as_array().unwrap();
+    assert!(
+        states[0]["fileLink"].is_null(),
+        "a link to an SVG file that is not written"
+    );
+    assert_eq!(states[1]["detailTitle"], "public.city");
+}
+
+#[test]
+fn page_with_svg_files_links_them() {
+    let report = browse(&fixture("d04_unique_fk"), json!([]), None);
+    assert_eq!(report["states"][0]["fileLink"], "open as file");
+}
+
+#[test]
+fn generated_columns_say_stored_or_virtual() {
+    let report = browse(
+        &models::generated_and_untyped_schema(),
+        json!([{ "action": "clickSvg", "schema": "main", "table": "box" }]),
+        None,
+    );
+    let state = &report["states"][1];
+    assert_eq!(state["detailTitle"], "main.box");
+    let text = state["detailText"].as_str().unwrap();
+    for expected in [
+        "generated as width * width (virtual)",
+        "generated as width * 4 (stored)",
+    ] {
+        assert!(text.contains(expected), "{expected} missing from:\n{text}");
+    }
 }

@@ -134,3 +134,26 @@ fn rendering_is_deterministic() {
     let schema = models::fixture("sop");
     assert_eq!(render(&schema), render(&schema));
 }
+
+#[test]
+fn generated_column_says_stored_or_virtual() {
+    let text = render(&models::generated_and_untyped_schema());
+    let table = block(&text, "Table \"box\" {");
+    assert!(
+        table.contains("  \"area\" INTEGER [note: 'GENERATED ALWAYS AS (width * width) VIRTUAL']\n"),
+        "virtual column missing in:\n{table}"
+    );
+    assert!(
+        table.contains("  \"perimeter\" INTEGER [note: 'GENERATED ALWAYS AS (width * 4) STORED']\n"),
+        "stored column missing in:\n{table}"
+    );
+}
+
+#[test]
+fn untyped_column_gets_type_any() {
+    let text = render(&models::generated_and_untyped_schema());
+    let table = block(&text, "Table \"box\" {");
+    assert!(table.contains("  \"id\" any [pk]\n"), "key column in:\n{table}");
+    assert!(table.contains("  \"legacy\" any\n"), "plain column in:\n{table}");
+    assert!(!table.contains("\"\""), "an empty type in:\n{table}");
+}

@@ -114,6 +114,29 @@ fn d01_backslashes_and_quotes_survive_graphviz() {
 }
 
 #[test]
+fn long_texts_are_cut_for_graphviz() {
+    let mut schema = fixture("d01_comments");
+    let comment = "A comment without a line break. ".repeat(1_900);
+    assert!(comment.len() > 60_000);
+    schema.tables[0].comment = Some(comment.clone());
+    // SQLite takes names of any length.
+    schema.tables[0].columns[1].name = "c".repeat(20_000);
+    let text = dot(&schema);
+
+    let svg = graphviz_svg(&text);
+    assert!(
+        svg.contains("A comment without a line break."),
+        "no tooltip in the SVG"
+    );
+    assert!(
+        text.contains(&format!("tooltip=\"{}…\"", &comment[..2_000])),
+        "the tooltip is not cut to 2,000 characters"
+    );
+    let name = format!(">{}…<", "c".repeat(2_000));
+    assert!(text.contains(&name), "the column name is not cut");
+}
+
+#[test]
 fn d02_markdown_comment_parses() {
     // DOT labels carry names and types; the column comment must simply not break the file.
     let text = dot(&markdown_comment_schema());

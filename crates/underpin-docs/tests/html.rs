@@ -7,7 +7,7 @@ use serde_json::Value;
 use svg_support::{
     FIXTURES, MARKDOWN_COMMENT, document, fixture, generated_schema, markdown_comment_schema, render_one,
 };
-use underpin_docs::{Format, Options};
+use underpin_docs::{Format, Options, render};
 use underpin_schema::Schema;
 
 const DATA_OPEN: &str = "<script type=\"application/json\" id=\"model\">";
@@ -15,6 +15,13 @@ const DATA_OPEN: &str = "<script type=\"application/json\" id=\"model\">";
 fn page(schema: &Schema) -> String {
     let documents = render_one(schema, Format::Html, &Options::default());
     assert_eq!(documents.len(), 1, "HTML is one file");
+    document(&documents, "index.html").contents.clone()
+}
+
+/// Renders the page together with the SVG files, which it then links.
+fn page_with_svg_files(schema: &Schema) -> String {
+    let documents =
+        render(schema, &[Format::Svg, Format::Html], &Options::default()).expect("rendering succeeds");
     document(&documents, "index.html").contents.clone()
 }
 
@@ -273,6 +280,7 @@ fn d06_names_are_exact() {
     assert_eq!(hyphen["columns"][3]["data_type"], "character varying(50)[]");
     table(&data, "time", "hyphenated-table");
     table(&data, "public", "CamelCaseTable");
+    let data = self::data(&page_with_svg_files(&fixture("d06_awkward_names")));
     let files: Vec<&str> = data["groups"]
         .as_array()
         .unwrap()
@@ -280,6 +288,21 @@ fn d06_names_are_exact() {
         .map(|group| group["file"].as_str().unwrap())
         .collect();
     assert_eq!(files, vec!["svg/public.svg", "svg/time.svg"]);
+}
+
+#[test]
+fn file_link_only_with_svg_files() {
+    let schema = fixture("d04_unique_fk");
+    let alone = page(&schema);
+    assert!(
+        !alone.contains("id=\"diagram-file\""),
+        "a link to SVG files that are not written"
+    );
+    assert!(data(&alone)["groups"][0].get("file").is_none());
+
+    let with_files = page_with_svg_files(&schema);
+    assert!(with_files.contains("<a id=\"diagram-file\" href=\"#\">open as file</a>"));
+    assert_eq!(data(&with_files)["groups"][0]["file"], "svg/public.svg");
 }
 
 #[test]

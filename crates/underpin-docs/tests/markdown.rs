@@ -54,9 +54,47 @@ fn rendering_is_deterministic() {
 
 #[test]
 fn multi_line_comment_stays_in_one_cell() {
+    let mut schema = models::fixture("d01_comments");
+    let invoice = &mut schema.tables[0];
+    invoice.columns[1].comment = invoice.comment.clone();
+    let document = render(&schema);
+    let row = "| code | `text` | no |  |  | Invoices issued.<br><br>One row per invoice.<br>Amounts in cents.<br>Legacy \\| note. |";
+    assert!(document.contains(row), "column row missing in:\n{document}");
+}
+
+#[test]
+fn index_row_shows_first_paragraph() {
     let document = render(&models::fixture("d01_comments"));
-    let index_row = "| [public.invoice](#table-public-invoice) | table | 2 | Invoices issued.<br><br>One row per invoice.<br>Amounts in cents.<br>Legacy \\| note. |";
+    let index_row = "| [public.invoice](#table-public-invoice) | table | 2 | Invoices issued. |";
     assert!(document.contains(index_row), "index row missing in:\n{document}");
+}
+
+#[test]
+fn index_row_cuts_long_comment() {
+    let mut schema = models::fixture("d01_comments");
+    let long = format!("{} The end.", "Amounts in cents, net of tax.".repeat(20));
+    schema.tables[0].comment = Some(format!(
+        "{long}\nSecond line of the paragraph.\n\nSecond paragraph."
+    ));
+    let document = render(&schema);
+    let row = document
+        .lines()
+        .find(|line| line.starts_with("| [public.invoice]"))
+        .expect("an index row");
+    let cell = row.rsplit(" | ").next().unwrap().trim_end_matches(" |");
+    assert!(cell.ends_with('…'), "no ellipsis: {cell}");
+    assert!(
+        cell.chars().count() <= 200,
+        "{} characters: {cell}",
+        cell.chars().count()
+    );
+    assert!(cell.starts_with("Amounts in cents, net of tax.Amounts"), "{cell}");
+    assert!(!row.contains("Second"), "later lines in: {row}");
+    assert!(
+        section(&document, "public.invoice")
+            .contains("The end.\nSecond line of the paragraph.\n\nSecond paragraph."),
+        "the section keeps the whole comment"
+    );
 }
 
 #[test]
@@ -190,6 +228,37 @@ fn hostile_names_are_escaped() {
             .filter(|(at, _)| !line[..*at].ends_with('\\'))
             .count();
         assert_eq!(unescaped_pipes, 7, "row with a broken cell: {line}");
+    }
+}
+
+#[test]
+fn hostile_comments_stay_in_their_section() {
+    let document = render(&models::hostile_comments_schema());
+    let count = models::HOSTILE_COMMENTS.len();
+    for number in 1..=count {
+        let section = section(&document, &format!("public.t{number}"));
+        assert!(
+            section.contains("| Column | Type |"),
+            "the comment of t{number} swallowed its column table:\n{section}"
+        );
+    }
+    assert!(section(&document, "public.zz_last").contains("| id | `integer` |"));
+
+    let expected = [
+        "Unclosed fence:\n```sql\nSELECT 1;\n```\n\n| Column |",
+        "&lt;!-- draft, never closed\n\n| Column |",
+        "Hidden details: &lt;details>\n\n<summary>More</summary>\n\n| Column |",
+        "~~~~\ntilde fence\n~~~\n~~~~\n\n| Column |",
+        "<div>\n&lt;span>open span\n</div>\n\n| Column |",
+        "&lt;pre>\n\nraw\n\n| Column |",
+        "> Quoted:\n> &lt;!-- comment\n\n| Column |",
+        // Well-formed Markdown and HTML stay as written.
+        "**Bold**, `<details>` in code and <details><summary>More</summary>Body</details>.\n\n| Column |",
+    ];
+    assert_eq!(expected.len(), count);
+    for (number, text) in expected.iter().enumerate() {
+        let section = section(&document, &format!("public.t{}", number + 1));
+        assert!(section.contains(text), "{text:?} missing in:\n{section}");
     }
 }
 
@@ -343,6 +412,107 @@ fn unknown_field_in_user_template_fails() {
     );
 }
 
+/// Renders d05_composite_fks with `table.md.j2` from the user's folder and returns the
+/// reported file and message of the error.
+fn included_template_error(source: &str) -> (String, String, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("table.md.j2");
+    fs::write(&path, source).unwrap();
+    let options = Options {
+        template_dir: Some(dir.path().to_path_buf()),
+        ..Options::default()
+    };
+    let error = markdown::render(&models::fixture("d05_composite_fks"), &options).unwrap_err();
+    let Error::Template {
+        path: reported,
+        message,
+    } = error
+    else {
+        panic!("expected a template error, got {error:?}");
+    };
+    (path.display().to_string(), reported, message)
+}
+
+#[test]
+fn error_in_included_user_template_names_it() {
+    let (path, reported, message) =
+        included_template_error("### {{ table.name }}\n\n{{ table.nosuchfield.deeper }}\n");
+    assert_eq!(reported, path, "message: {message}");
+    assert!(
+        message.starts_with("line 3: undefined value"),
+        "message: {message}"
+    );
+    assert!(
+        message.contains("`{{ table.nosuchfield.deeper }}`"),
+        "the message quotes the line: {message}"
+    );
+    assert!(
+        message.contains("included from built-in DataModel.md.j2, line "),
+        "message: {message}"
+    );
+    assert!(
+        !message.contains("could not render include"),
+        "message: {message}"
+    );
+}
+
+#[test]
+fn unknown_filter_in_included_user_template_names_it() {
+    let (path, reported, message) = included_template_error("### {{ table.name|shout }}\n");
+    assert_eq!(reported, path, "message: {message}");
+    assert!(
+        message.starts_with("line 1: unknown filter"),
+        "message: {message}"
+    );
+    assert!(
+        message.contains("shout"),
+        "the message names the filter: {message}"
+    );
+}
+
+#[test]
+fn unknown_template_file_is_rejected() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::write(dir.path().join("tables.md.j2"), "### {{ table.name }}\n").unwrap();
+    // Hidden files and subfolders (for a template's own includes) are not templates to check.
+    fs::write(dir.path().join(".gitkeep"), "").unwrap();
+    fs::create_dir(dir.path().join("partials")).unwrap();
+    let options = Options {
+        template_dir: Some(dir.path().to_path_buf()),
+        ..Options::default()
+    };
+    let error = markdown::render(&models::fixture("d04_unique_fk"), &options).unwrap_err();
+    let Error::Template { path, message } = &error else {
+        panic!("expected a template error, got {error:?}");
+    };
+    assert_eq!(path, &dir.path().join("tables.md.j2").display().to_string());
+    for known in ["DataModel.md.j2", "table.md.j2", "types.md.j2", "page.md.j2"] {
+        assert!(message.contains(known), "{known} missing from: {message}");
+    }
+}
+
+#[test]
+fn user_template_includes_its_own_partial() {
+    let dir = tempfile::tempdir().unwrap();
+    fs::create_dir(dir.path().join("partials")).unwrap();
+    fs::write(
+        dir.path().join("partials/name.j2"),
+        "{{ table.qualified_name|text }}",
+    )
+    .unwrap();
+    fs::write(
+        dir.path().join("table.md.j2"),
+        "### {% include \"partials/name.j2\" %}\n\n",
+    )
+    .unwrap();
+    let options = Options {
+        template_dir: Some(dir.path().to_path_buf()),
+        ..Options::default()
+    };
+    let document = render_with(&models::fixture("d05_composite_fks"), &options);
+    assert!(document.contains("### public.account\n"), "{document}");
+}
+
 #[test]
 fn template_name_in_wrong_case_is_rejected() {
     let dir = tempfile::tempdir().unwrap();
@@ -367,4 +537,17 @@ fn missing_template_dir_is_an_error() {
     };
     let error = markdown::render(&models::fixture("d04_unique_fk"), &options).unwrap_err();
     assert!(matches!(error, Error::TemplateDir { .. }), "error: {error:?}");
+}
+
+#[test]
+fn generated_column_says_stored_or_virtual() {
+    let document = render(&models::generated_and_untyped_schema());
+    assert!(
+        document.contains("| area | `INTEGER` | yes | `GENERATED ALWAYS AS (width * width) VIRTUAL` |"),
+        "virtual column missing in:\n{document}"
+    );
+    assert!(
+        document.contains("| perimeter | `INTEGER` | yes | `GENERATED ALWAYS AS (width * 4) STORED` |"),
+        "stored column missing in:\n{document}"
+    );
 }

@@ -263,3 +263,12 @@ fn oversized_table_keeps_its_keys() {
     assert!(text.contains("    bigint id PK\n"));
     assert!(text.contains("%% 3001 columns without keys left out to stay within Mermaid's limits"));
 }
+
+#[test]
+fn untyped_column_gets_type_any() {
+    let documents = files(&models::generated_and_untyped_schema(), &Options::default());
+    let text = file(&documents, "mermaid/main.mmd");
+    assert!(text.contains("\n    any id PK\n"), "key column in:\n{text}");
+    assert!(text.contains("\n    any legacy\n"), "plain column in:\n{text}");
+    assert!(!text.contains("type_"), "a made-up type word in:\n{text}");
+}

@@ -89,6 +89,12 @@ fn fixtures_parse() {
         &sqlite,
         &Options::default(),
     ));
+    files.extend(write_documents(
+        dir.path(),
+        "generated_and_untyped",
+        &models::generated_and_untyped_schema(),
+        &Options::default(),
+    ));
     let kinds: Vec<&str> = files
         .iter()
         .filter_map(|file| file.extension()?.to_str())
@@ -106,6 +112,18 @@ fn hostile_names_parse() {
         dir.path(),
         "hostile",
         &models::hostile_schema(),
+        &Options::default(),
+    );
+    assert_parses(&files);
+}
+
+#[test]
+fn hostile_comments_keep_headings() {
+    let dir = tempfile::tempdir().unwrap();
+    let files = write_documents(
+        dir.path(),
+        "hostile_comments",
+        &models::hostile_comments_schema(),
         &Options::default(),
     );
     assert_parses(&files);
@@ -157,6 +175,16 @@ fn validator_rejects_broken_files() {
             "broken.md",
             "# T\n\n```mermaid\nerDiagram\n  a ||--o{ : \"x\"\n```\n",
             "broken.md:5: mermaid 10.9: Parse error",
+        ),
+        (
+            "fence.md",
+            "# T\n\n## A\n\n```\ncode\n\n## B\n",
+            "fence.md:8: markdown: this heading does not render",
+        ),
+        (
+            "details.md",
+            "# T\n\n## A\n\nSee <details>\n\n### B\n",
+            "details.md:7: markdown: this heading does not render",
         ),
     ];
     let mut files = Vec::new();

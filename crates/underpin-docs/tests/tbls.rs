@@ -363,3 +363,19 @@ fn rendering_is_deterministic() {
     let schema = models::fixture("sop");
     assert_eq!(render(&schema), render(&schema));
 }
+
+#[test]
+fn generated_column_says_stored_or_virtual() {
+    let schema = models::generated_and_untyped_schema();
+    let document = render_value(&schema);
+    check_document(&document);
+    let columns = &table(&document, "box")["columns"];
+    assert_eq!(columns[2]["name"], "area");
+    assert_eq!(
+        columns[2]["extra_def"],
+        "GENERATED ALWAYS AS (width * width) VIRTUAL"
+    );
+    assert_eq!(columns[3]["name"], "perimeter");
+    assert_eq!(columns[3]["extra_def"], "GENERATED ALWAYS AS (width * 4) STORED");
+    assert!(columns[2].get("default").is_none());
+}

@@ -166,11 +166,47 @@ pub struct Column {
     pub default: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub identity: Option<Identity>,
-    /// The expression of a `GENERATED ALWAYS AS (...)` column.
+    /// For a `GENERATED ALWAYS AS (...)` column: its expression and whether it is stored.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub generated: Option<String>,
+    pub generated: Option<Generated>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub comment: Option<String>,
+}
+
+/// The generation clause of a generated column.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Generated {
+    /// The expression, as the catalog prints it, without the parentheses of the clause.
+    pub expression: String,
+    pub kind: GeneratedKind,
+}
+
+impl Generated {
+    /// Formats the clause as SQL writes it: `GENERATED ALWAYS AS (price * 2) STORED`.
+    pub fn to_sql(&self) -> String {
+        format!("GENERATED ALWAYS AS ({}) {}", self.expression, self.kind.as_sql())
+    }
+}
+
+/// Whether a generated column's value is written to disk or computed on every read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum GeneratedKind {
+    /// Computed when the row is written, and stored like any other column.
+    Stored,
+    /// Computed when the row is read, taking no space. PostgreSQL has it from version 18
+    /// (where it is the default), SQLite from 3.31 (also the default there).
+    Virtual,
+}
+
+impl GeneratedKind {
+    /// Returns the SQL keyword: `STORED` or `VIRTUAL`.
+    pub fn as_sql(self) -> &'static str {
+        match self {
+            Self::Stored => "STORED",
+            Self::Virtual => "VIRTUAL",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]

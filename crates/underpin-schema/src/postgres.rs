@@ -332,10 +332,23 @@ fn column(row: ColumnRow) -> Result<Column, IntrospectError> {
         }
     };
     // A generated column keeps its expression where other columns keep their default.
-    let (default, generated) = if row.generated_kind.is_empty() {
-        (row.expression, None)
-    } else {
-        (None, row.expression)
+    let kind = match row.generated_kind.as_str() {
+        "" => None,
+        "s" => Some(GeneratedKind::Stored),
+        "v" => Some(GeneratedKind::Virtual),
+        other => {
+            return Err(decode_error(
+                "reading columns",
+                format!("column {} has attgenerated `{other}`", row.name),
+            ));
+        }
+    };
+    let (default, generated) = match kind {
+        None => (row.expression, None),
+        Some(kind) => (
+            None,
+            row.expression.map(|expression| Generated { expression, kind }),
+        ),
     };
     Ok(Column {
         name: row.name,

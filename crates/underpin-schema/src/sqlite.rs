@@ -499,14 +499,20 @@ impl Assembly {
 }
 
 fn column(row: &ColumnRow, columns: &[ColumnRow], ddl: &TableDdl, object: &ObjectRow) -> Column {
-    let generated = if row.hidden == 2 || row.hidden == 3 {
+    let kind = match row.hidden {
+        2 => Some(GeneratedKind::Virtual),
+        3 => Some(GeneratedKind::Stored),
+        _ => None,
+    };
+    let generated = kind.and_then(|kind| {
         ddl.generated
             .iter()
             .find(|(name, _)| name.eq_ignore_ascii_case(&row.name))
-            .map(|(_, expression)| expression.clone())
-    } else {
-        None
-    };
+            .map(|(_, expression)| Generated {
+                expression: expression.clone(),
+                kind,
+            })
+    });
 
     // A rowid table's single `INTEGER PRIMARY KEY` column is the rowid, which is never NULL;
     // a WITHOUT ROWID table enforces NOT NULL on its whole key. Other key columns of a rowid

@@ -11,8 +11,8 @@ use sqlx::{ConnectOptions, Connection};
 
 use underpin_db::DatabaseUrl;
 use underpin_schema::{
-    ForeignKeyAction, Identity, IntrospectError, IntrospectOptions, QualifiedName, TableKind, introspect_url,
-    postgres,
+    ForeignKeyAction, Generated, GeneratedKind, Identity, IntrospectError, IntrospectOptions, QualifiedName,
+    TableKind, introspect_url, postgres,
 };
 
 use common::*;
@@ -430,8 +430,11 @@ async fn every_kind_of_object_is_read() {
         ]
     );
     assert_eq!(
-        orders.column("net").unwrap().generated.as_deref(),
-        Some("(total::numeric / 1.2)")
+        orders.column("net").unwrap().generated,
+        Some(Generated {
+            expression: "(total::numeric / 1.2)".into(),
+            kind: GeneratedKind::Stored,
+        })
     );
     assert_eq!(orders.column("net").unwrap().default, None);
     assert_eq!(
@@ -717,6 +720,47 @@ async fn connect_error_hides_the_password() {
 }
 
 #[tokio::test]
+async fn virtual_generated_column_on_postgres_18() {
+    if server_major().await < 18 {
+        eprintln!("virtual generated columns need PostgreSQL 18; skipped");
+        return;
+    }
+    let url = fresh_pg_database("virtual_generated").await;
+    pg_execute(
+        &url,
+        "CREATE TABLE public.box (
+             width integer NOT NULL,
+             area_virtual integer GENERATED ALWAYS AS (width * width) VIRTUAL,
+             area_default integer GENERATED ALWAYS AS (width * 2),
+             area_stored integer GENERATED ALWAYS AS (width * 3) STORED
+         );",
+    )
+    .await;
+    let read = introspect(&url).await;
+    let boxes = table(&read.schema, "public.box");
+
+    let generated = |name: &str| boxes.column(name).unwrap().generated.clone();
+    assert_eq!(
+        generated("area_virtual"),
+        Some(Generated {
+            expression: "width * width".into(),
+            kind: GeneratedKind::Virtual,
+        })
+    );
+    // PostgreSQL 18 makes a generated column virtual unless it is declared STORED.
+    assert_eq!(
+        generated("area_default").map(|generated| generated.kind),
+        Some(GeneratedKind::Virtual)
+    );
+    assert_eq!(
+        generated("area_stored").map(|generated| generated.kind),
+        Some(GeneratedKind::Stored)
+    );
+    assert_eq!(boxes.column("area_virtual").unwrap().default, None);
+    assert_eq!(generated("width"), None);
+}
+
+#[tokio::test]
 async fn sop_example_on_postgres_18() {
     if server_major().await < 18 {
         eprintln!("examples/sop needs pgvector, which only the PostgreSQL 18 test server has; skipped");
@@ -753,8 +797,11 @@ async fn sop_example_on_postgres_18() {
         "public.vector(384)"
     );
     assert_eq!(
-        chunks.column("char_count").unwrap().generated.as_deref(),
-        Some("char_length(content)")
+        chunks.column("char_count").unwrap().generated,
+        Some(Generated {
+            expression: "char_length(content)".into(),
+            kind: GeneratedKind::Stored,
+        })
     );
     let hnsw = chunks.indexes.iter().find(|i| i.method == "hnsw").unwrap();
     assert_eq!(hnsw.name, "document_chunks_embedding_hnsw_idx");

@@ -5,8 +5,8 @@ use std::path::Path;
 use sqlx::{Connection, SqliteConnection};
 use underpin_db::DatabaseUrl;
 use underpin_schema::{
-    Dialect, ForeignKeyAction, IntrospectError, IntrospectOptions, QualifiedName, Schema, Table, TableKind,
-    introspect_url,
+    Dialect, ForeignKeyAction, Generated, GeneratedKind, IntrospectError, IntrospectOptions, QualifiedName,
+    Schema, Table, TableKind, introspect_url,
 };
 
 const DDL: &str = r#"
@@ -40,7 +40,7 @@ CREATE TABLE ledger (
     FOREIGN KEY (company, tax) REFERENCES account DEFERRABLE INITIALLY DEFERRED,
     FOREIGN KEY (manager) REFERENCES ledger_manager (id)
 );
-CREATE TABLE ledger_manager (id INTEGER PRIMARY KEY, boss INTEGER REFERENCES ledger_manager (id));
+CREATE TABLE ledger_manager (id INTEGER PRIMARY KEY, boss INTEGER REFERENCES ledger_manager (id), legacy);
 CREATE INDEX city_big ON "City Block" ("Pop Count" DESC) WHERE "Pop Count" > 10;
 CREATE INDEX city_expr ON "City Block" (lower(country_iso2), id);
 CREATE VIEW big_cities AS
@@ -138,12 +138,18 @@ async fn sqlite_file_is_read_completely() {
         ]
     );
     assert_eq!(
-        city.column("double_pop").unwrap().generated.as_deref(),
-        Some("\"Pop Count\" * 2")
+        city.column("double_pop").unwrap().generated,
+        Some(Generated {
+            expression: "\"Pop Count\" * 2".into(),
+            kind: GeneratedKind::Virtual,
+        })
     );
     assert_eq!(
-        city.column("triple_pop").unwrap().generated.as_deref(),
-        Some("\"Pop Count\" * 3")
+        city.column("triple_pop").unwrap().generated,
+        Some(Generated {
+            expression: "\"Pop Count\" * 3".into(),
+            kind: GeneratedKind::Stored,
+        })
     );
     assert_eq!(
         city.column("created_at").unwrap().default.as_deref(),
@@ -256,6 +262,10 @@ async fn sqlite_file_is_read_completely() {
         manager.foreign_keys[0].referenced_table,
         main_table("ledger_manager")
     );
+    // A column declared without a type keeps an empty type; the renderers decide what to show.
+    let legacy = manager.column("legacy").unwrap();
+    assert_eq!(legacy.data_type, "");
+    assert!(legacy.nullable);
 
     let view = table(schema, "big_cities");
     assert_eq!(view.kind, TableKind::View);

@@ -10,6 +10,7 @@
 //   { "action": "clickSvg", "schema": "s", "table": "t" }   click a table box in the diagram
 //   { "action": "clickLink", "text": "s.t" }       click a link in the detail panel
 //   { "action": "hash", "hash": "#table=s/t" }     open the page at that address
+//   { "action": "press", "key": "ArrowDown" }      press a key in the focused element
 // After every step the page state is recorded. The page runs offline; any request that is
 // not for a file:// or data: URL is recorded as external and aborted. The Rust test
 // (tests/browser.rs) judges the output; this script only fails when it cannot run.
@@ -84,6 +85,9 @@ try {
       case 'hash':
         await page.goto(url + step.hash, { waitUntil: 'load' });
         break;
+      case 'press':
+        await page.keyboard.press(step.key);
+        break;
       default:
         throw new Error(`unknown step ${JSON.stringify(step)}`);
     }
@@ -117,6 +121,10 @@ async function state(page) {
       relatedEdges: document.querySelectorAll('#diagram g.relation.related').length,
       diagramTables: document.querySelectorAll('#diagram g.table').length,
       group: document.getElementById('group-select').value,
+      focused: document.activeElement === document.body ? null
+        : document.activeElement.id || document.activeElement.textContent,
+      tabStops: document.querySelectorAll('#table-list li[tabindex="0"]').length,
+      fileLink: text(document.getElementById('diagram-file')),
       scriptElements: document.querySelectorAll('script').length,
       imageElements: document.querySelectorAll('img').length,
     };

@@ -9,6 +9,13 @@
 // code units, checked before parsing) and maxEdges (500 relationships), or GitHub shows an
 // error in place of the diagram.
 //
+// A .md file is also rendered to HTML with markdown-it (raw HTML passed through, as GitHub
+// does) and the HTML parsed with parse5, the HTML5 tree builder of the specification. Every
+// line that starts with `## ` or `### ` must become a heading at the top level of the page:
+// a comment that leaves a code fence, an HTML comment or an element such as <details> open
+// turns the headings after it into code, hides them or nests them. NOTE: a `## ` line inside
+// a code block of a comment would be reported too; the generated documents have none.
+//
 // Prints one line per problem as FILE:LINE: PARSER: MESSAGE and exits 1 when there is any,
 // 2 on a usage error, 0 when every file parses.
 
@@ -16,8 +23,10 @@ import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 
 import { Parser } from '@dbml/core';
+import MarkdownIt from 'markdown-it';
 import mermaid11 from 'mermaid';
 import mermaid10 from 'mermaid-10';
+import { parseFragment } from 'parse5';
 
 const MAX_TEXT_SIZE = 50_000;
 const MAX_EDGES = 500;
@@ -95,6 +104,35 @@ function mermaidBlocks(markdown) {
   return blocks;
 }
 
+const markdown = new MarkdownIt({ html: true });
+// Each heading carries the source line it came from, so a lost heading can be named.
+markdown.renderer.rules.heading_open = (tokens, index, options, env, self) => {
+  tokens[index].attrSet('data-source-line', String(tokens[index].map[0] + 1));
+  return self.renderToken(tokens, index, options);
+};
+
+// Returns a problem for each `## ` or `### ` line of a Markdown text that does not end up as
+// a heading at the top level of the rendered page.
+function checkHeadings(text) {
+  const rendered = new Set();
+  for (const node of parseFragment(markdown.render(text)).childNodes) {
+    if (node.tagName === 'h2' || node.tagName === 'h3') {
+      const line = node.attrs.find((attribute) => attribute.name === 'data-source-line');
+      if (line) rendered.add(Number(line.value));
+    }
+  }
+  const problems = [];
+  text.split('\n').forEach((line, index) => {
+    if (/^#{2,3} /.test(line) && !rendered.has(index + 1)) {
+      problems.push([
+        index + 1,
+        'markdown: this heading does not render at the top level of the page; text before it leaves a code fence, an HTML comment or an element open',
+      ]);
+    }
+  });
+  return problems;
+}
+
 async function checkFile(file) {
   const text = await readFile(file, 'utf8');
   const extension = path.extname(file);
@@ -105,7 +143,7 @@ async function checkFile(file) {
     return checkMermaid(text);
   }
   if (extension === '.md') {
-    const problems = [];
+    const problems = checkHeadings(text);
     for (const block of mermaidBlocks(text)) {
       if (block.unclosed) {
         problems.push([block.firstLine - 1, 'markdown: a ```mermaid block is never closed']);

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use underpin_schema::{
-    CheckConstraint, Column, Dialect, EnumType, ForeignKey, ForeignKeyAction, Index, Namespace, PrimaryKey,
-    QualifiedName, Schema, Table, TableKind, UniqueConstraint,
+    CheckConstraint, Column, Dialect, EnumType, ForeignKey, ForeignKeyAction, Generated, GeneratedKind,
+    Index, Namespace, PrimaryKey, QualifiedName, Schema, Table, TableKind, UniqueConstraint,
 };
 
 /// The fixture names: the reference S&OP schema and the documentation cases.
@@ -88,6 +88,77 @@ fn primary_key(name: &str, columns: &[&str]) -> Option<PrimaryKey> {
         name: Some(name.into()),
         columns: columns.iter().map(|c| c.to_string()).collect(),
     })
+}
+
+/// Builds a SQLite model of one table, `main.box`, with a virtual and a stored generated
+/// column, and two columns declared without a type (SQLite allows that), one of them a key.
+pub fn generated_and_untyped_schema() -> Schema {
+    let generated = |name: &str, expression: &str, kind| Column {
+        generated: Some(Generated {
+            expression: expression.into(),
+            kind,
+        }),
+        ..column(name, "INTEGER", true)
+    };
+    let mut boxes = table(
+        "main",
+        "box",
+        vec![
+            column("id", "", false),
+            column("width", "INTEGER", false),
+            generated("area", "width * width", GeneratedKind::Virtual),
+            generated("perimeter", "width * 4", GeneratedKind::Stored),
+            column("legacy", "", true),
+        ],
+    );
+    boxes.primary_key = Some(PrimaryKey {
+        name: None,
+        columns: vec!["id".into()],
+    });
+    let mut schema = Schema::empty(Dialect::Sqlite);
+    schema.schemas.push(Namespace {
+        name: "main".into(),
+        comment: None,
+    });
+    schema.tables.push(boxes);
+    schema
+}
+
+/// Table comments that would break the Markdown around them if inserted as they are: each
+/// leaves a code fence, an HTML comment, a raw HTML block or an element open. The last one is
+/// well-formed Markdown with HTML that must stay as it is.
+pub const HOSTILE_COMMENTS: &[&str] = &[
+    "Unclosed fence:\n```sql\nSELECT 1;",
+    "<!-- draft, never closed",
+    "Hidden details: <details>\n\n<summary>More</summary>",
+    "~~~~\ntilde fence\n~~~",
+    "<div>\n<span>open span\n</div>",
+    "<pre>\n\nraw",
+    "> Quoted:\n> <!-- comment",
+    "**Bold**, `<details>` in code and <details><summary>More</summary>Body</details>.",
+];
+
+/// Builds a PostgreSQL model with one table per [`HOSTILE_COMMENTS`] entry, commented with
+/// it, and a last table without a comment.
+pub fn hostile_comments_schema() -> Schema {
+    let mut schema = Schema::empty(Dialect::Postgres);
+    schema.schemas.push(Namespace {
+        name: "public".into(),
+        comment: None,
+    });
+    for (number, comment) in HOSTILE_COMMENTS.iter().enumerate() {
+        let mut item = table(
+            "public",
+            &format!("t{}", number + 1),
+            vec![column("id", "integer", false)],
+        );
+        item.comment = Some(comment.to_string());
+        schema.tables.push(item);
+    }
+    schema
+        .tables
+        .push(table("public", "zz_last", vec![column("id", "integer", false)]));
+    schema
 }
 
 /// Turns a PostgreSQL model into the SQLite model of the same tables: one schema, `main`.

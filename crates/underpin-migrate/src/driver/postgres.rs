@@ -355,7 +355,10 @@ impl PostgresDriver {
         match sqlx::raw_sql("SELECT 1").execute(&mut self.conn).await {
             Ok(_) => Ok(()),
             Err(sqlx::Error::Database(error)) if error.code().as_deref() == Some("25P02") => {
-                sqlx::raw_sql("ROLLBACK").execute(&mut self.conn).await.map(|_| ())
+                sqlx::raw_sql("ROLLBACK")
+                    .execute(&mut self.conn)
+                    .await
+                    .map(|_| ())
             }
             Err(other) => Err(other),
         }
