@@ -5,8 +5,8 @@
 #
 #   bash bench/docs.sh
 #
-# Timed with hyperfine (3 warm-up runs, RUNS timed runs, commands interleaved by hyperfine):
-#   underpin docs, all formats     introspection and every output, written to a folder
+# Timed with hyperfine (3 warm-up runs and RUNS timed runs; db2dbml 1 and PEER_RUNS):
+#   underpin docs, all formats     introspection and every output, written to an empty folder
 #   underpin dump (introspection)  the schema read and printed as canonical JSON only
 #   pg_dump --schema-only          the same database, DDL to /dev/null
 #   db2dbml postgres               DBML of the same database
@@ -15,7 +15,8 @@
 #
 # Environment overrides (defaults in brackets):
 #   SCHEMAS [20] TABLES [100]     generated schema size (SCHEMAS x TABLES tables, 10 columns each)
-#   RUNS [10]                     timed runs per command
+#   RUNS [10]                     timed runs per underpin and pg_dump command
+#   PEER_RUNS [3]                 timed runs of db2dbml (about a minute each at 2,000 tables)
 #   PORT [61433]                  port of the throwaway cluster on 127.0.0.1
 #   PG_BINDIR [/usr/lib/postgresql/15/bin]
 #   BENCH_PG_DIR [/dev/shm/underpin-docs-bench-pg]  cluster folder (tmpfs: steadier timings)
@@ -31,6 +32,7 @@ readonly bench_dir repo
 SCHEMAS=${SCHEMAS:-20}
 TABLES=${TABLES:-100}
 RUNS=${RUNS:-10}
+PEER_RUNS=${PEER_RUNS:-3}
 PORT=${PORT:-61433}
 PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 BENCH_PG_DIR=${BENCH_PG_DIR:-/dev/shm/underpin-docs-bench-pg}
@@ -125,17 +127,24 @@ main() {
   local dump=$repo/target/release/examples/dump
   local db2dbml=$BENCH_TOOLS/dbml-cli/node_modules/.bin/db2dbml
   local out=$BENCH_OUT/out
+  # Each command gets its own --prepare, in the same order: underpin docs writes into an
+  # empty folder every run (removing the previous run's 2,000 files is not timed), so every
+  # run writes all files instead of finding them unchanged.
   local -a commands=(
-    -n "underpin docs (all formats)" "rm -rf $out/docs && $underpin docs --database-url $url --out $out/docs -q"
-    -n "underpin introspection only" "$dump $url >$out/model.json"
-    -n "pg_dump --schema-only" "$PG_BINDIR/pg_dump --schema-only -h 127.0.0.1 -p $PORT -U postgres docs_bench -f $out/dump.sql"
-    -n "db2dbml" "$db2dbml postgres '$url' -o $out/db2dbml.dbml"
+    --prepare "rm -rf $out/docs" -n "underpin docs (all formats)" "$underpin docs --database-url $url --out $out/docs -q"
+    --prepare true -n "underpin introspection only" "$dump $url >$out/model.json"
+    --prepare true -n "pg_dump --schema-only" "$PG_BINDIR/pg_dump --schema-only -h 127.0.0.1 -p $PORT -U postgres docs_bench -f $out/dump.sql"
   )
   mkdir -p "$out"
 
   log "hyperfine: $RUNS runs each"
   hyperfine --style basic --warmup 3 --runs "$RUNS" --export-json "$BENCH_OUT/hyperfine.json" \
     --export-markdown "$BENCH_OUT/hyperfine.md" "${commands[@]}" >"$BENCH_OUT/hyperfine.txt"
+  # db2dbml takes about a minute per run on 2,000 tables, so it gets fewer runs.
+  log "hyperfine: db2dbml, $PEER_RUNS runs"
+  hyperfine --style basic --warmup 1 --runs "$PEER_RUNS" --export-json "$BENCH_OUT/hyperfine-db2dbml.json" \
+    --export-markdown "$BENCH_OUT/hyperfine-db2dbml.md" \
+    -n "db2dbml" "$db2dbml postgres '$url' -o $out/db2dbml.dbml" >"$BENCH_OUT/hyperfine-db2dbml.txt"
 
   # The log line prefix names the application, so each tool's statements can be told apart.
   psql_cmd -d postgres -c "ALTER SYSTEM SET log_line_prefix = '[%a] '" -c "ALTER DATABASE docs_bench SET log_statement = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
@@ -162,6 +171,8 @@ main() {
     printf -- '- underpin reports: catalog queries, tables, relations = %s\n\n' "$reported"
     printf '## Times (hyperfine, %s runs after 3 warm-ups)\n\n' "$RUNS"
     cat "$BENCH_OUT/hyperfine.md"
+    printf '\ndb2dbml (%s runs after 1 warm-up):\n\n' "$PEER_RUNS"
+    cat "$BENCH_OUT/hyperfine-db2dbml.md"
     printf '\n## Statements sent (log_statement = all)\n\n'
     printf '| tool | statements | of them reading the catalogs |\n|---|---:|---:|\n'
     printf '| underpin docs (all formats) | %s | %s |\n' $underpin_statements
