@@ -22,6 +22,7 @@
 #   BENCH_PG_DIR [/dev/shm/underpin-docs-bench-pg]  cluster folder (tmpfs: steadier timings)
 #   BENCH_TOOLS [~/.cache/underpin-bench]           where @dbml/cli is installed
 #   BENCH_OUT [/tmp/underpin-docs-bench]            results and report.md
+#   BENCH_FILES [/dev/shm/underpin-docs-bench-out]  the tools' output files (tmpfs)
 set -euo pipefail
 
 readonly script=${0##*/}
@@ -38,6 +39,7 @@ PG_BINDIR=${PG_BINDIR:-/usr/lib/postgresql/15/bin}
 BENCH_PG_DIR=${BENCH_PG_DIR:-/dev/shm/underpin-docs-bench-pg}
 BENCH_TOOLS=${BENCH_TOOLS:-$HOME/.cache/underpin-bench}
 BENCH_OUT=${BENCH_OUT:-/tmp/underpin-docs-bench}
+BENCH_FILES=${BENCH_FILES:-/dev/shm/underpin-docs-bench-out}
 
 # Pinned so that a rerun measures the same peer; report.md records what ran.
 readonly dbml_cli_version=6.6.0
@@ -126,7 +128,10 @@ main() {
   local underpin=$repo/target/release/underpin
   local dump=$repo/target/release/examples/dump
   local db2dbml=$BENCH_TOOLS/dbml-cli/node_modules/.bin/db2dbml
-  local out=$BENCH_OUT/out
+  # Outputs go to tmpfs: on this shared disk, removing and rewriting 2,000 files each run
+  # made the timings measure ext4's journal, not the tools.
+  local out=$BENCH_FILES
+  rm -rf "$out"
   # Each command gets its own --prepare, in the same order: underpin docs writes into an
   # empty folder every run (removing the previous run's 2,000 files is not timed), so every
   # run writes all files instead of finding them unchanged.
@@ -181,7 +186,7 @@ main() {
     printf '| db2dbml | %s | %s |\n' $db2dbml_statements
     printf '\n## Peak memory\n\nunderpin docs (all formats): %s kB\n' "$underpin_rss"
     printf '\n## Output sizes\n\n```\n'
-    (cd "$out" && du -sh docs docs/* model.json dump.sql db2dbml.dbml 2>/dev/null)
+    (cd "$out" && du -sh docs model.json dump.sql db2dbml.dbml 2>/dev/null)
     printf '```\n'
   } >"$BENCH_OUT/report.md"
   log "report: $BENCH_OUT/report.md"
