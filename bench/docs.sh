@@ -151,7 +151,7 @@ main() {
     --export-markdown "$BENCH_OUT/hyperfine-db2dbml.md" \
     -n "db2dbml" "$db2dbml postgres '$url' -o $out/db2dbml.dbml" >"$BENCH_OUT/hyperfine-db2dbml.txt"
 
-  # The log line prefix names the application, so each tool's statements can be told apart.
+  # The log line prefix names the application, so each tool's statements can be counted apart.
   psql_cmd -d postgres -c "ALTER SYSTEM SET log_line_prefix = '[%a] '" -c "ALTER DATABASE docs_bench SET log_statement = 'all'" -c 'SELECT pg_reload_conf()' >/dev/null
   local underpin_statements dump_statements pg_dump_statements db2dbml_statements
   underpin_statements=$(count_statements underpin "rm -rf $out/docs && $underpin docs --database-url $url --out $out/docs -q")
