@@ -5,10 +5,11 @@
 #
 #   bash bench/docs.sh
 #
-# Timed with hyperfine (3 warm-up runs and RUNS timed runs; db2dbml 1 and PEER_RUNS):
+# Timed with hyperfine. underpin and pg_dump get 3 warm-up and RUNS timed runs, db2dbml 1
+# and PEER_RUNS:
 #   underpin docs, all formats     introspection and every output, written to an empty folder
 #   underpin dump (introspection)  the schema read and printed as canonical JSON only
-#   pg_dump --schema-only          the same database, DDL to /dev/null
+#   pg_dump --schema-only          the same database's DDL, written to a file
 #   db2dbml postgres               DBML of the same database
 # Untimed: the statements each tool sends (log_statement = 'all', counted per
 # application_name), peak memory (/usr/bin/time -v), output sizes.

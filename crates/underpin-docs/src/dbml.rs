@@ -84,7 +84,7 @@ fn write_project(out: &mut String, schema: &Schema, options: &Options, database:
     out.push_str("}\n\n");
 }
 
-/// Names what DBML cannot hold, so a reader of the file sees that it is left out on purpose.
+/// Names what DBML cannot hold, so a reader of the file knows it is left out on purpose.
 fn write_skipped(out: &mut String, schema: &Schema) {
     let mut lines = Vec::new();
     let views: Vec<String> = schema

@@ -1,9 +1,10 @@
 //! Splitting a schema into diagram groups small enough to read and to render.
 //!
 //! A diagram of 2,000 tables is unreadable, and GitHub rejects Mermaid blocks past its text
-//! limit. Tables are grouped per schema; a schema with more tables than the limit is cut into
-//! clusters that keep tables joined by foreign keys together, by walking the key graph breadth
-//! first from the best-connected table and cutting the walk into runs of at most `max_tables`.
+//! limit. Tables are grouped per schema. A schema with more tables than the limit is cut into
+//! clusters that keep tables joined by foreign keys together: the key graph is walked breadth
+//! first from the best-connected table, and the walk is cut into runs of at most `max_tables`.
+//! NOTE: adding one table can shift the cut points, so later groups change members.
 //! Partitions never form part of a group: diagrams draw their parent only.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};

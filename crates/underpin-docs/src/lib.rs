@@ -41,7 +41,7 @@ impl Format {
         Format::Json,
     ];
 
-    /// The name used on the command line and in `underpin.toml`.
+    /// Returns the name used on the command line and in `underpin.toml`.
     pub fn name(self) -> &'static str {
         match self {
             Format::Markdown => "md",
@@ -69,7 +69,7 @@ pub struct Options {
     pub title: String,
     /// A folder whose templates replace the built-in ones by file name (Markdown only).
     pub template_dir: Option<PathBuf>,
-    /// The most tables one diagram draws before a schema is split into clusters.
+    /// The maximum number of tables one diagram draws before a schema is split into clusters.
     pub max_diagram_tables: usize,
 }
 

@@ -41,7 +41,7 @@ use crate::{Document, Error, Options, mermaid, text};
 pub const FILE_NAME: &str = "DataModel.md";
 
 /// The size in bytes above which the document is split into pages. GitHub's repository
-/// limits page says it renders Markdown files of "generally less than 2 MB" and that complex
+/// limits page states that it renders Markdown files of "generally less than 2 MB" and that complex
 /// files may time out. Half of that is a margin chosen here, not a measured limit.
 pub const PAGE_BUDGET: usize = 1_000_000;
 

@@ -49,7 +49,7 @@ pub struct DocsConfig {
     pub exclude_tables: Option<Vec<String>>,
     /// Markdown template folder, relative to the config file.
     pub templates: Option<String>,
-    /// The most tables one diagram draws before a schema is split.
+    /// The maximum number of tables one diagram draws before a schema is split.
     pub max_diagram_tables: Option<usize>,
     /// Document the migrations applied to a scratch database instead of the database.
     pub from_migrations: Option<bool>,

@@ -206,13 +206,7 @@ fn resolve(global: &GlobalArgs, args: &DocsArgs, settings: &Settings) -> Result<
         max_diagram_tables: section.max_diagram_tables.unwrap_or(defaults.max_diagram_tables),
     };
 
-    let mut history = HistoryTable::default();
-    if let Some(name) = &config.migrate.table {
-        history.table = name.clone();
-    }
-    if let Some(schema) = &config.migrate.schema {
-        history.schema = schema.clone();
-    }
+    let history = settings.history_table(None, None);
     let mut exclude_tables = if args.exclude_tables.is_empty() {
         section.exclude_tables.clone().unwrap_or_default()
     } else {
@@ -227,15 +221,7 @@ fn resolve(global: &GlobalArgs, args: &DocsArgs, settings: &Settings) -> Result<
         args.schemas.clone()
     };
 
-    let migrations_dir = match (
-        &global.dir,
-        settings.env_dir.as_deref(),
-        config.migrate.dir.as_deref(),
-    ) {
-        (Some(dir), _, _) => dir.clone(),
-        (None, Some(dir), _) | (None, None, Some(dir)) => config.resolve(dir),
-        (None, None, None) => config.resolve("migrations"),
-    };
+    let migrations_dir = settings.migrations_dir(global);
     let from_migrations = args.from_migrations || section.from_migrations.unwrap_or(false);
     if !from_migrations {
         for (flag, given) in [

@@ -283,26 +283,17 @@ fn parse_version(text: &str, format: Option<underpin_migrate::Format>) -> Result
 }
 
 fn resolve(global: &GlobalArgs, args: &MigrateArgs) -> Result<Context, CliError> {
+    let settings = Settings::resolve(global)?;
+    let dir = settings.migrations_dir(global);
+    let table = settings.history_table(args.table.as_deref(), args.schema.as_deref());
     let Settings {
         config,
         env_name,
         protected,
-        env_dir,
         url,
         url_error,
-    } = Settings::resolve(global)?;
-    let dir = match (&global.dir, env_dir.as_deref(), config.migrate.dir.as_deref()) {
-        (Some(dir), _, _) => dir.clone(),
-        (None, Some(dir), _) | (None, None, Some(dir)) => config.resolve(dir),
-        (None, None, None) => config.resolve("migrations"),
-    };
-    let mut table = HistoryTable::default();
-    if let Some(name) = args.table.clone().or(config.migrate.table.clone()) {
-        table.table = name;
-    }
-    if let Some(schema) = args.schema.clone().or(config.migrate.schema.clone()) {
-        table.schema = schema;
-    }
+        ..
+    } = settings;
 
     Ok(Context {
         url,

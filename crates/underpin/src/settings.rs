@@ -1,7 +1,10 @@
 //! Settings every command shares: the config file, `.env`, the environment and the
 //! database URL, resolved from flags, `underpin.toml` and the process environment.
 
+use std::path::PathBuf;
+
 use underpin_db::{Backend, DatabaseUrl, Redactor};
+use underpin_migrate::HistoryTable;
 
 use crate::cli::GlobalArgs;
 use crate::config::{Config, interpolate};
@@ -20,6 +23,34 @@ pub struct Settings {
 }
 
 impl Settings {
+    /// Returns the migrations folder: --dir, else the environment's `dir`, else `[migrate]
+    /// dir`, else `migrations` beside the config file.
+    pub fn migrations_dir(&self, global: &GlobalArgs) -> PathBuf {
+        let config = &self.config;
+        match (
+            &global.dir,
+            self.env_dir.as_deref(),
+            config.migrate.dir.as_deref(),
+        ) {
+            (Some(dir), _, _) => dir.clone(),
+            (None, Some(dir), _) | (None, None, Some(dir)) => config.resolve(dir),
+            (None, None, None) => config.resolve("migrations"),
+        }
+    }
+
+    /// Returns the history table: the given flags, else `[migrate] table` and `schema`, else
+    /// the defaults.
+    pub fn history_table(&self, table: Option<&str>, schema: Option<&str>) -> HistoryTable {
+        let mut history = HistoryTable::default();
+        if let Some(name) = table.or(self.config.migrate.table.as_deref()) {
+            history.table = name.to_string();
+        }
+        if let Some(name) = schema.or(self.config.migrate.schema.as_deref()) {
+            history.schema = name.to_string();
+        }
+        history
+    }
+
     /// Loads the config and `.env`, picks the environment and parses its URL. Registers the
     /// URL's password with the log redactor before anything can log it.
     pub fn resolve(global: &GlobalArgs) -> Result<Settings, CliError> {

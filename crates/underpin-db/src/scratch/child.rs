@@ -100,7 +100,7 @@ fn on_spawn_thread<T: Send + 'static>(job: impl FnOnce() -> T + Send + 'static) 
                 .spawn(move || {
                     for job in jobs {
                         // The panic hook has printed the message, and the dropped reply
-                        // channel tells the caller.
+                        // channel reports the failure to the caller.
                         let _ = std::panic::catch_unwind(AssertUnwindSafe(job));
                     }
                 })?;

@@ -11,7 +11,7 @@ use crate::group;
 use crate::mermaid::Diagram;
 use crate::text;
 
-/// The folder, beside `DataModel.md`, that holds the pages of a model split into pages.
+/// The folder, beside `DataModel.md`, that contains the pages of a model split into pages.
 pub const PAGE_FOLDER: &str = "DataModel";
 
 #[derive(Debug, Serialize)]
@@ -70,7 +70,7 @@ pub struct PageSummary {
     pub table_count: usize,
 }
 
-/// What a page template sees: one diagram group with its diagrams and table sections.
+/// The context of a page template: one diagram group with its diagrams and table sections.
 #[derive(Debug, Serialize)]
 pub struct PageContext<'a> {
     pub title: &'a str,
@@ -105,7 +105,7 @@ pub struct TableLink {
     pub name: String,
     /// The anchor of the section that documents it, when the document has one.
     pub anchor: Option<String>,
-    /// The page that holds the section, as a file name in the page folder; none when the
+    /// The page that contains the section, as a file name in the page folder; none when the
     /// model fits one document.
     pub page: Option<String>,
 }

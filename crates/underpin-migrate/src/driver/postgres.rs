@@ -348,9 +348,9 @@ impl PostgresDriver {
     }
 
     /// Ends the transaction a failed one-message migration left open. A syntax error
-    /// rejects the whole message before its BEGIN runs, and a ROLLBACK outside a transaction
-    /// makes the server send a warning that would be printed before the real error, so a
-    /// harmless statement first shows which state the session is in.
+    /// rejects the whole message before its BEGIN runs. A ROLLBACK outside a transaction
+    /// makes the server send a warning that would print before the real error, so a harmless
+    /// statement first shows whether a failed transaction is open.
     async fn rollback_failed_message(&mut self) -> Result<(), sqlx::Error> {
         match sqlx::raw_sql("SELECT 1").execute(&mut self.conn).await {
             Ok(_) => Ok(()),

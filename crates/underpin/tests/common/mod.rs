@@ -172,7 +172,7 @@ impl Spawned {
 
     /// Sends a signal by name (`INT`, `TERM`) with kill(1) to the process group that the
     /// process leads, as Ctrl-C in a terminal does. Start the command with
-    /// `process_group(0)` so the group holds the process and its children only.
+    /// `process_group(0)` so the group contains the process and its children only.
     pub fn signal_group(&self, name: &str) {
         let group = format!("-{}", self.child.id());
         let status = std::process::Command::new("kill")
