@@ -59,7 +59,7 @@ fn second_run_changes_nothing() {
     project.migrate(&url, &["up"]).expect_success();
 
     project
-        .run(&["docs", "--database-url", &url, "--out", "docs"])
+        .docs(&url, &[])
         .expect_success()
         .stdout_contains("docs: ")
         .stdout_contains("written");
@@ -78,15 +78,7 @@ fn second_run_changes_nothing() {
     assert!(project.path().join("docs/mermaid").is_dir());
     assert!(project.path().join("docs/svg").is_dir());
 
-    let again = project.run(&[
-        "docs",
-        "--database-url",
-        &url,
-        "--out",
-        "docs",
-        "--report",
-        "json",
-    ]);
+    let again = project.docs(&url, &["--report", "json"]);
     again.expect_success();
     let states = file_states(&again);
     assert!(!states.is_empty());
@@ -101,11 +93,9 @@ fn check_reports_edited_and_missing_files() {
     let project = quickstart();
     let url = sqlite_url(&project);
     project.migrate(&url, &["up"]).expect_success();
+    project.docs(&url, &[]).expect_success();
     project
-        .run(&["docs", "--database-url", &url, "--out", "docs"])
-        .expect_success();
-    project
-        .run(&["docs", "--database-url", &url, "--out", "docs", "--check"])
+        .docs(&url, &["--check"])
         .expect_success()
         .stdout_contains("up to date");
 
@@ -114,7 +104,7 @@ fn check_reports_edited_and_missing_files() {
     std::fs::write(&markdown, &edited).unwrap();
     std::fs::remove_file(project.path().join("docs/schema.dbml")).unwrap();
 
-    let check = project.run(&["docs", "--database-url", &url, "--out", "docs", "--check"]);
+    let check = project.docs(&url, &["--check"]);
     check
         .expect_code(3)
         .stdout_contains("differs  DataModel.md")
@@ -124,16 +114,7 @@ fn check_reports_edited_and_missing_files() {
     assert_eq!(read(&markdown), edited, "--check must not write");
     assert!(!project.path().join("docs/schema.dbml").exists());
 
-    let json = project.run(&[
-        "docs",
-        "--database-url",
-        &url,
-        "--out",
-        "docs",
-        "--check",
-        "--report",
-        "json",
-    ]);
+    let json = project.docs(&url, &["--check", "--report", "json"]);
     json.expect_code(3);
     assert_eq!(json.json()["up_to_date"], false);
     let states = file_states(&json);
@@ -146,12 +127,8 @@ fn check_reports_edited_and_missing_files() {
         "{states:?}"
     );
 
-    project
-        .run(&["docs", "--database-url", &url, "--out", "docs"])
-        .expect_success();
-    project
-        .run(&["docs", "--database-url", &url, "--out", "docs", "--check"])
-        .expect_success();
+    project.docs(&url, &[]).expect_success();
+    project.docs(&url, &["--check"]).expect_success();
 }
 
 #[test]
@@ -213,17 +190,7 @@ fn schema_change_fails_check() {
     let project = quickstart();
     let url = sqlite_url(&project);
     project.migrate(&url, &["up"]).expect_success();
-    project
-        .run(&[
-            "docs",
-            "--database-url",
-            &url,
-            "--out",
-            "docs",
-            "--format",
-            "md,dbml",
-        ])
-        .expect_success();
+    project.docs(&url, &["--format", "md,dbml"]).expect_success();
     project.native(
         "20300101000000_add_tags.sql",
         "CREATE TABLE tags (id integer PRIMARY KEY, label text NOT NULL);",
@@ -231,16 +198,7 @@ fn schema_change_fails_check() {
     );
     project.migrate(&url, &["up"]).expect_success();
     project
-        .run(&[
-            "docs",
-            "--database-url",
-            &url,
-            "--out",
-            "docs",
-            "--format",
-            "md,dbml",
-            "--check",
-        ])
+        .docs(&url, &["--format", "md,dbml", "--check"])
         .expect_code(3)
         .stdout_contains("differs  DataModel.md")
         .stdout_contains("+")
@@ -252,20 +210,10 @@ fn from_migrations_sqlite_matches_live() {
     let project = quickstart();
     let url = sqlite_url(&project);
     project.migrate(&url, &["up"]).expect_success();
-    project
-        .run(&["docs", "--database-url", &url, "--out", "docs"])
-        .expect_success();
+    project.docs(&url, &[]).expect_success();
     // The same migrations applied to a scratch SQLite file give the same documents.
     project
-        .run(&[
-            "docs",
-            "--database-url",
-            &url,
-            "--out",
-            "docs",
-            "--from-migrations",
-            "--check",
-        ])
+        .docs(&url, &["--from-migrations", "--check"])
         .expect_success()
         .stdout_contains("read from the migrations");
 }
@@ -435,7 +383,7 @@ fn passwords_stay_out_of_docs_errors() {
     let project = quickstart();
     let secret = "docs-Pa55word";
     let url = format!("postgres://someone:{secret}@127.0.0.1:{}/app", unused_port());
-    let live = project.run(&["docs", "--database-url", &url, "--out", "docs"]);
+    let live = project.docs(&url, &[]);
     live.expect_code(1);
     let scratch = project.run(&["docs", "--from-migrations", "--scratch-url", &url, "-v"]);
     scratch.expect_code(1);

@@ -96,6 +96,13 @@ impl Project {
         run_in(self.path(), args)
     }
 
+    /// Runs `underpin docs --database-url URL --out docs ARGS…` in the project folder.
+    pub fn docs(&self, url: &str, args: &[&str]) -> Outcome {
+        let mut all = vec!["docs", "--database-url", url, "--out", "docs"];
+        all.extend_from_slice(args);
+        self.run(&all)
+    }
+
     /// Runs `underpin migrate --database-url URL ARGS…` in the project folder.
     pub fn migrate(&self, url: &str, args: &[&str]) -> Outcome {
         let mut all = vec!["migrate", "--database-url", url];
