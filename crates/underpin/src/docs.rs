@@ -90,7 +90,10 @@ pub struct DocsReport {
     pub out: String,
     pub check: bool,
     pub up_to_date: bool,
+    /// Tables, partitioned tables and foreign tables; partitions and views are counted apart.
     pub tables: usize,
+    pub views: usize,
+    pub partitions: usize,
     pub relations: usize,
     /// Catalog queries introspection ran.
     pub queries: usize,
@@ -147,7 +150,16 @@ pub async fn run(global: &GlobalArgs, args: DocsArgs, output: &Output) -> Result
         out: docs.out.display().to_string(),
         check: args.check,
         up_to_date,
-        tables: schema.tables.len(),
+        tables: schema
+            .top_level_tables()
+            .filter(|table| !table.kind.is_view())
+            .count(),
+        views: schema.tables.iter().filter(|table| table.kind.is_view()).count(),
+        partitions: schema
+            .tables
+            .iter()
+            .filter(|table| table.partition_of.is_some())
+            .count(),
         relations: schema.relations().len(),
         queries,
         files,

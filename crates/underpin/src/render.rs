@@ -417,8 +417,8 @@ impl Output {
             }
         }
         let read = format!(
-            "{} tables, {} relations, read from the {}",
-            report.tables, report.relations, report.source
+            "{} tables, {} views, {} partitions, {} relations, read from the {}",
+            report.tables, report.views, report.partitions, report.relations, report.source
         );
         if report.check && report.up_to_date {
             text.push_str(&format!(
