@@ -553,8 +553,8 @@ fn shorten_line(line: &str) -> String {
     if count <= MAX_DIFF_LINE_CHARS {
         return line.to_string();
     }
-    let kept: String = line.chars().take(MAX_DIFF_LINE_CHARS).collect();
-    format!("{kept}… ({} more characters)", count - MAX_DIFF_LINE_CHARS)
+    let prefix: String = line.chars().take(MAX_DIFF_LINE_CHARS).collect();
+    format!("{prefix}… ({} more characters)", count - MAX_DIFF_LINE_CHARS)
 }
 
 fn short_diff(path: &str, on_disk: &str, expected: &str) -> String {
@@ -567,14 +567,14 @@ fn short_diff(path: &str, on_disk: &str, expected: &str) -> String {
             &format!("{path} (from the schema)"),
         )
         .to_string();
-    // index.html and the JSON files keep long data on one line; a CI log needs its start.
+    // index.html and the JSON files keep long data on one line, and a CI log needs only its start.
     let lines: Vec<String> = text.lines().map(shorten_line).collect();
-    let mut shown = lines[..lines.len().min(MAX_DIFF_LINES)].join("\n");
+    let mut excerpt = lines[..lines.len().min(MAX_DIFF_LINES)].join("\n");
     if lines.len() > MAX_DIFF_LINES {
-        shown.push_str(&format!("\n… {} more diff lines", lines.len() - MAX_DIFF_LINES));
+        excerpt.push_str(&format!("\n… {} more diff lines", lines.len() - MAX_DIFF_LINES));
     }
-    shown.push('\n');
-    shown
+    excerpt.push('\n');
+    excerpt
 }
 
 /// Returns the files the previous run's manifest lists that this run no longer writes, of
