@@ -26,7 +26,7 @@ impl ConnectError {
         redactor.add_url(url);
         ConnectError {
             url: url.redacted(),
-            reason: redactor.redact(&describe(source)),
+            reason: redactor.redact(&describe(source)).into_owned(),
         }
     }
 }

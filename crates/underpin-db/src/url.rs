@@ -1,5 +1,6 @@
 //! Database URLs: which backend a URL names, and how to show it without its password.
 
+use std::borrow::Cow;
 use std::fmt;
 
 use url::Url;
@@ -310,11 +311,11 @@ impl Redactor {
     }
 
     /// Returns `text` with every known secret replaced by `***`.
-    pub fn redact(&self, text: &str) -> String {
-        let mut out = text.to_string();
+    pub fn redact<'a>(&self, text: &'a str) -> Cow<'a, str> {
+        let mut out = Cow::Borrowed(text);
         for secret in &self.secrets {
             if out.contains(secret.as_str()) {
-                out = out.replace(secret.as_str(), MASK);
+                out = Cow::Owned(out.replace(secret.as_str(), MASK));
             }
         }
         out

@@ -1,7 +1,7 @@
 //! The planner: from the loaded files, the history rows and a request, decide what to run.
 //! Pure functions with no I/O, so every rule is tested without a database.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use crate::checksum::ALGORITHM;
 use crate::history::{AppliedMigration, RowStatus};
@@ -55,9 +55,57 @@ pub struct StatusEntry {
     pub applied: Option<AppliedMigration>,
 }
 
-/// Compares files with history. Entries come sorted by version.
-pub fn status(migrations: &[Migration], history: &[AppliedMigration]) -> Vec<StatusEntry> {
-    let rows: HashMap<&Version, &AppliedMigration> = history.iter().map(|row| (&row.version, row)).collect();
+/// A file, a history row or both, borrowed from the loaded set and the rows read. The
+/// planner works on these, so a plan over thousands of applied migrations copies nothing.
+struct Entry<'a> {
+    version: &'a Version,
+    state: State,
+    index: Option<usize>,
+    migration: Option<&'a Migration>,
+    row: Option<&'a AppliedMigration>,
+    /// The position of `row` in the history it was borrowed from.
+    row_index: Option<usize>,
+}
+
+impl Entry<'_> {
+    fn name(&self) -> &str {
+        match (self.migration, self.row) {
+            (Some(migration), _) => &migration.name,
+            (None, Some(row)) => &row.name,
+            (None, None) => "",
+        }
+    }
+
+    fn file(&self) -> Option<String> {
+        self.migration.map(|m| m.up.path.display().to_string())
+    }
+
+    fn to_status(&self) -> StatusEntry {
+        StatusEntry {
+            applied: self.row.cloned(),
+            ..self.to_status_without_row()
+        }
+    }
+
+    fn to_status_without_row(&self) -> StatusEntry {
+        StatusEntry {
+            version: self.version.clone(),
+            name: self.name().to_string(),
+            state: self.state,
+            file: self.file(),
+            index: self.index,
+            applied: None,
+        }
+    }
+}
+
+/// Pairs files with history rows, sorted by version.
+fn classify<'a>(migrations: &'a [Migration], history: &'a [AppliedMigration]) -> Vec<Entry<'a>> {
+    let rows: HashMap<&Version, usize> = history
+        .iter()
+        .enumerate()
+        .map(|(index, row)| (&row.version, index))
+        .collect();
     let newest_complete = history
         .iter()
         .filter(|r| r.status.is_complete())
@@ -69,41 +117,72 @@ pub fn status(migrations: &[Migration], history: &[AppliedMigration]) -> Vec<Sta
         .map(|r| &r.version)
         .max();
 
-    let mut entries: Vec<StatusEntry> = migrations
+    let mut entries: Vec<Entry<'a>> = Vec::with_capacity(migrations.len().max(history.len()));
+    entries.extend(migrations.iter().enumerate().map(|(index, migration)| {
+        let row_index = rows.get(&migration.version).copied();
+        let row = row_index.map(|index| &history[index]);
+        let state = match row {
+            Some(row) => row_state(row, Some(migration)),
+            None if baseline.is_some_and(|b| migration.version <= *b) => State::BelowBaseline,
+            None if newest_complete.is_some_and(|n| migration.version < *n) => State::OutOfOrder,
+            None => State::Pending,
+        };
+        Entry {
+            version: &migration.version,
+            state,
+            index: Some(index),
+            migration: Some(migration),
+            row,
+            row_index,
+        }
+    }));
+
+    let known: HashSet<&Version> = migrations.iter().map(|m| &m.version).collect();
+    let missing = history
         .iter()
         .enumerate()
-        .map(|(index, migration)| {
-            let row = rows.get(&migration.version).copied();
-            let state = match row {
-                Some(row) => row_state(row, Some(migration)),
-                None if baseline.is_some_and(|b| migration.version <= *b) => State::BelowBaseline,
-                None if newest_complete.is_some_and(|n| migration.version < *n) => State::OutOfOrder,
-                None => State::Pending,
-            };
-            StatusEntry {
-                version: migration.version.clone(),
-                name: migration.name.clone(),
-                state,
-                file: Some(migration.up.path.display().to_string()),
-                index: Some(index),
-                applied: row.cloned(),
-            }
-        })
-        .collect();
-
-    let known: HashMap<&Version, ()> = migrations.iter().map(|m| (&m.version, ())).collect();
-    for row in history.iter().filter(|row| !known.contains_key(&row.version)) {
-        entries.push(StatusEntry {
-            version: row.version.clone(),
-            name: row.name.clone(),
-            state: row_state(row, None),
-            file: None,
-            index: None,
-            applied: Some(row.clone()),
-        });
-    }
-    entries.sort_by(|a, b| a.version.cmp(&b.version));
+        .filter(|(_, row)| !known.contains(&row.version));
+    entries.extend(missing.map(|(row_index, row)| Entry {
+        version: &row.version,
+        state: row_state(row, None),
+        index: None,
+        migration: None,
+        row: Some(row),
+        row_index: Some(row_index),
+    }));
+    entries.sort_by(|a, b| a.version.cmp(b.version));
     entries
+}
+
+/// Compares files with history. Entries come sorted by version.
+pub fn status(migrations: &[Migration], history: &[AppliedMigration]) -> Vec<StatusEntry> {
+    classify(migrations, history)
+        .iter()
+        .map(Entry::to_status)
+        .collect()
+}
+
+/// Compares files with history and lists what is wrong between them, as `status` and
+/// `validate` report it.
+/// The history rows move into the entries instead of being copied, so a long history is not
+/// held twice.
+pub fn status_and_issues(
+    migrations: &[Migration],
+    history: Vec<AppliedMigration>,
+    allow_out_of_order: bool,
+) -> (Vec<StatusEntry>, Vec<Issue>) {
+    let (mut status, row_indexes, issues) = {
+        let entries = classify(migrations, &history);
+        let issues = issues(&entries, allow_out_of_order);
+        let status: Vec<StatusEntry> = entries.iter().map(Entry::to_status_without_row).collect();
+        let row_indexes: Vec<Option<usize>> = entries.iter().map(|entry| entry.row_index).collect();
+        (status, row_indexes, issues)
+    };
+    let mut rows: Vec<Option<AppliedMigration>> = history.into_iter().map(Some).collect();
+    for (entry, index) in status.iter_mut().zip(row_indexes) {
+        entry.applied = index.and_then(|index| rows[index].take());
+    }
+    (status, issues)
 }
 
 fn row_state(row: &AppliedMigration, file: Option<&Migration>) -> State {
@@ -133,7 +212,7 @@ pub struct Issue {
 }
 
 /// Lists what is wrong between files and history.
-pub fn issues(entries: &[StatusEntry], allow_out_of_order: bool) -> Vec<Issue> {
+fn issues(entries: &[Entry<'_>], allow_out_of_order: bool) -> Vec<Issue> {
     let newest = entries
         .iter()
         .filter(|e| {
@@ -142,24 +221,28 @@ pub fn issues(entries: &[StatusEntry], allow_out_of_order: bool) -> Vec<Issue> {
                 State::Applied | State::Modified | State::Baseline | State::Missing
             )
         })
-        .map(|e| &e.version)
+        .map(|e| e.version)
         .max();
     entries
         .iter()
         .filter_map(|entry| {
-            let file = entry.file.as_deref().unwrap_or("");
             let (message, fix) = match entry.state {
                 State::Modified => (
-                    format!("{file} (version {}) was edited after it was applied", entry.version),
+                    format!(
+                        "{} (version {}) was edited after it was applied",
+                        entry.file().unwrap_or_default(),
+                        entry.version
+                    ),
                     "restore the applied text (see `git log -p` for the file), or put the change in a new migration; `underpin migrate repair` accepts the edit".to_string(),
                 ),
                 State::Missing => (
-                    format!("version {} ({}) is applied but its file is missing", entry.version, entry.name),
+                    format!("version {} ({}) is applied but its file is missing", entry.version, entry.name()),
                     "restore the file from version control; `underpin migrate repair` forgets the row".to_string(),
                 ),
                 State::OutOfOrder if !allow_out_of_order => (
                     format!(
-                        "{file} (version {}) is pending but older than the newest applied version {}",
+                        "{} (version {}) is pending but older than the newest applied version {}",
+                        entry.file().unwrap_or_default(),
                         entry.version,
                         newest.map(|v| v.as_str()).unwrap_or("?")
                     ),
@@ -254,7 +337,7 @@ pub fn plan(
     history: &[AppliedMigration],
     request: &Request,
 ) -> Result<Vec<Step>, PlanError> {
-    let entries = status(migrations, history);
+    let entries = classify(migrations, history);
     match request {
         Request::Up {
             to,
@@ -287,7 +370,7 @@ pub fn plan(
 
 fn plan_up(
     migrations: &[Migration],
-    entries: &[StatusEntry],
+    entries: &[Entry<'_>],
     to: Option<&Version>,
     step: Option<usize>,
     allow_out_of_order: bool,
@@ -303,27 +386,24 @@ fn plan_up(
     }
 
     // Unfinished migrations come first: later ones may depend on them.
-    let mut steps: Vec<(Version, Step)> = Vec::new();
+    let mut steps: Vec<(&Version, Step)> = Vec::new();
     for entry in entries {
         let Some(index) = entry.index else { continue };
         let resume_from = match entry.state {
-            State::Failed | State::Partial => entry
-                .applied
-                .as_ref()
-                .and_then(|row| row.statements_done)
-                .unwrap_or(0)
-                .max(0) as u32,
+            State::Failed | State::Partial => {
+                entry.row.and_then(|row| row.statements_done).unwrap_or(0).max(0) as u32
+            }
             State::Pending | State::OutOfOrder => 0,
             _ => continue,
         };
-        steps.push((entry.version.clone(), Step::Apply { index, resume_from }));
+        steps.push((entry.version, Step::Apply { index, resume_from }));
     }
-    let unfinished = |s: &(Version, Step)| matches!(s.1, Step::Apply { resume_from, .. } if resume_from > 0);
+    let unfinished = |s: &(&Version, Step)| matches!(s.1, Step::Apply { resume_from, .. } if resume_from > 0);
     steps.sort_by_key(|s| !unfinished(s));
 
     Ok(steps
         .into_iter()
-        .filter(|(version, _)| to.is_none_or(|target| version <= target))
+        .filter(|(version, _)| to.is_none_or(|target| *version <= target))
         .take(step.unwrap_or(usize::MAX))
         .map(|(_, step)| step)
         .collect())
@@ -331,7 +411,7 @@ fn plan_up(
 
 fn plan_down(
     migrations: &[Migration],
-    entries: &[StatusEntry],
+    entries: &[Entry<'_>],
     to: Option<&Version>,
     count: Option<usize>,
 ) -> Result<Vec<Step>, PlanError> {
@@ -339,7 +419,7 @@ fn plan_down(
         .iter()
         .find(|e| matches!(e.state, State::Failed | State::Partial))
     {
-        let row = entry.applied.as_ref();
+        let row = entry.row;
         return Err(PlanError::Incomplete {
             version: entry.version.clone(),
             state: entry.state,
@@ -348,14 +428,14 @@ fn plan_down(
         });
     }
     if let Some(target) = to
-        && !entries.iter().any(|e| &e.version == target)
+        && !entries.iter().any(|e| e.version == target)
     {
         return Err(PlanError::UnknownVersion(target.clone()));
     }
 
     let mut steps = Vec::new();
     for entry in entries.iter().rev() {
-        if to.is_some_and(|target| entry.version <= *target) || count.is_some_and(|n| steps.len() >= n) {
+        if to.is_some_and(|target| entry.version <= target) || count.is_some_and(|n| steps.len() >= n) {
             break;
         }
         match entry.state {

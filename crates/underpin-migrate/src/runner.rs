@@ -185,8 +185,10 @@ impl<'o, D: Driver> Migrator<'o, D> {
     /// Compares files and history; read-only, takes no lock.
     pub async fn status(&mut self) -> Result<StatusReport, MigrateError> {
         let history = self.history_if_exists().await?;
-        let migrations = plan::status(&self.set.migrations, &history);
-        let issues = plan::issues(&migrations, self.options.allow_out_of_order);
+        let (migrations, mut issues) =
+            plan::status_and_issues(&self.set.migrations, history, self.options.allow_out_of_order);
+        issues.extend(migrations.iter().filter_map(|entry| self.edited_progress(entry)));
+        issues.sort_by(|a, b| a.version.cmp(&b.version));
         Ok(StatusReport {
             backend: self.driver.backend(),
             history_table: self.history_table.clone(),
@@ -203,6 +205,20 @@ impl<'o, D: Driver> Migrator<'o, D> {
             issues,
             warnings: self.set.warnings.clone(),
         })
+    }
+
+    /// Returns the issue of a partial no-transaction migration whose statements that already
+    /// ran were edited since. Resuming would skip the edits, so `up` rejects it.
+    fn edited_progress(&self, entry: &StatusEntry) -> Option<Issue> {
+        let (index, row) = (entry.index?, entry.applied.as_ref()?);
+        let done = usize::try_from(row.statements_done?)
+            .ok()
+            .filter(|done| *done > 0)?;
+        let ran = row.progress_checksum.as_deref()?;
+        let migration = &self.set.migrations[index];
+        let statements = split_statements(&migration.up.sql, self.dialect());
+        let texts: Vec<&str> = statements.iter().map(|s| s.text).collect();
+        (ran != ProgressChecksum::of_prefix(&texts, done)).then(|| edited_progress_issue(migration, done))
     }
 
     /// Plans `request` and runs it under the lock (or only plans it in a dry run).
@@ -400,10 +416,10 @@ impl<'o, D: Driver> Migrator<'o, D> {
         // Resuming is only safe when the statements that ran are the ones in the file now.
         let resume = resume_from as usize;
         if resume > 0 && ran_before.is_some_and(|ran| ran != ProgressChecksum::of_prefix(&texts, resume)) {
+            let issue = edited_progress_issue(migration, resume);
             return Err(MigrateError::Conflict(format!(
-                "{} (version {}) stopped after statement {resume} of an earlier text, and statements 1 to {resume} have been edited since, so resuming would skip the edits\n  fix: restore the text of those statements, or undo what they did by hand and delete the version's row from the history table",
-                migration.up.path.display(),
-                migration.version
+                "{}\n  fix: {}",
+                issue.message, issue.fix
             )));
         }
 
@@ -575,17 +591,23 @@ impl<'o, D: Driver> Migrator<'o, D> {
             match (entry.state, entry.index) {
                 (State::Modified, Some(index)) => {
                     let migration = &self.set.migrations[index];
+                    let updated = accepted_row(row, migration, &self.options.applied_by);
+                    self.driver.upsert_row(&updated).await?;
+                    report.checksums_updated.push(row.version.clone());
+                }
+                (State::Partial, Some(index)) if self.edited_progress(&entry).is_some() => {
+                    // The statements that ran are taken to be the ones in the file now, so
+                    // the next `up` resumes after them.
+                    let migration = &self.set.migrations[index];
+                    let statements = split_statements(&migration.up.sql, self.dialect());
+                    let texts: Vec<&str> = statements.iter().map(|s| s.text).collect();
+                    let done = row.statements_done.unwrap_or(0).max(0);
+                    let progress = ProgressChecksum::of_prefix(&texts, done as usize);
                     let updated = NewRow {
-                        version: row.version.as_str(),
-                        name: &migration.name,
-                        checksum: &migration.checksum,
-                        status: row.status,
-                        started: Instant::now() - Duration::from_millis(row.execution_ms.max(0) as u64),
-                        applied_by: &self.options.applied_by,
-                        statements_done: row.statements_done,
-                        statements_total: row.statements_total,
-                        progress_checksum: row.progress_checksum.as_deref(),
-                        error: None,
+                        statements_total: Some(texts.len() as i32),
+                        progress_checksum: Some(&progress),
+                        error: row.error.as_deref(),
+                        ..accepted_row(row, migration, &self.options.applied_by)
                     };
                     self.driver.upsert_row(&updated).await?;
                     report.checksums_updated.push(row.version.clone());
@@ -606,6 +628,38 @@ impl<'o, D: Driver> Migrator<'o, D> {
 
     pub async fn release_lock(&mut self) -> Result<Vec<LockHolder>, DriverError> {
         self.driver.release_lock().await
+    }
+}
+
+/// Builds the history row that records `migration`'s current text in place of `row`'s, for
+/// `repair` to accept an edit.
+fn accepted_row<'a>(row: &'a AppliedMigration, migration: &'a Migration, applied_by: &'a str) -> NewRow<'a> {
+    NewRow {
+        version: row.version.as_str(),
+        name: &migration.name,
+        checksum: &migration.checksum,
+        status: row.status,
+        started: Instant::now() - Duration::from_millis(row.execution_ms.max(0) as u64),
+        applied_by,
+        statements_done: row.statements_done,
+        statements_total: row.statements_total,
+        progress_checksum: row.progress_checksum.as_deref(),
+        error: None,
+    }
+}
+
+/// Builds the issue for a partial no-transaction migration whose first `done` statements ran
+/// and no longer match the file.
+fn edited_progress_issue(migration: &Migration, done: usize) -> Issue {
+    Issue {
+        version: migration.version.clone(),
+        state: State::Partial,
+        message: format!(
+            "{} (version {}) stopped after statement {done} of an earlier text, and statements 1 to {done} have been edited since, so resuming would skip the edits",
+            migration.up.path.display(),
+            migration.version
+        ),
+        fix: "restore the text of those statements, or run `underpin migrate repair` to accept the edit when what already ran matches the new text".to_string(),
     }
 }
 

@@ -695,11 +695,50 @@ async fn resume_rejected_after_prefix_edit() {
             "-- migrate:up transaction:false\nCREATE TABLE a (id int, email text);\nSELECT 1;\n",
         )],
     );
+    // `validate` reports it before anything runs.
+    let report = pg_migrator(&url, dir.path()).await.status().await.unwrap();
+    let messages: Vec<&str> = report.issues.iter().map(|issue| issue.message.as_str()).collect();
+    assert_eq!(messages.len(), 1, "{messages:?}");
+    assert!(
+        messages[0].contains("stopped after statement 1 of an earlier text"),
+        "{messages:?}"
+    );
     let error = pg_migrator(&url, dir.path()).await.run(&up()).await.unwrap_err();
     assert!(error.to_string().contains("have been edited since"), "{error}");
     assert_eq!(
         pg_history(&url).await,
         vec![("1".to_string(), "partial".to_string())]
+    );
+
+    // `repair` accepts the edited statements as the ones that ran, and `up` then resumes after them.
+    let repaired = pg_migrator(&url, dir.path()).await.repair().await.unwrap();
+    assert_eq!(repaired.checksums_updated.len(), 1, "{repaired:?}");
+    let report = pg_migrator(&url, dir.path()).await.status().await.unwrap();
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+    let run = pg_migrator(&url, dir.path()).await.run(&up()).await.unwrap();
+    assert_eq!(run.steps[0].resumed_at_statement, Some(2));
+    assert_eq!(
+        pg_history(&url).await,
+        vec![("1".to_string(), "applied".to_string())]
+    );
+}
+
+#[tokio::test]
+async fn validate_accepts_partial_with_untouched_prefix() {
+    // Only the statements after the failure changed: resuming runs the fixed text.
+    let url = fresh_pg_database("resume_fixed").await;
+    let dir = tempfile::tempdir().unwrap();
+    let first = "-- migrate:up transaction:false\nCREATE TABLE a (id int);\nSELECT nope;\n";
+    write_files(dir.path(), &[("1_a.sql", first)]);
+    pg_migrator(&url, dir.path()).await.run(&up()).await.unwrap_err();
+    let fixed = "-- migrate:up transaction:false\nCREATE TABLE a (id int);\nSELECT 1;\n";
+    write_files(dir.path(), &[("1_a.sql", fixed)]);
+    let report = pg_migrator(&url, dir.path()).await.status().await.unwrap();
+    assert!(report.issues.is_empty(), "{:?}", report.issues);
+    pg_migrator(&url, dir.path()).await.run(&up()).await.unwrap();
+    assert_eq!(
+        pg_history(&url).await,
+        vec![("1".to_string(), "applied".to_string())]
     );
 }
 

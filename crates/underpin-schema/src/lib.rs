@@ -87,11 +87,11 @@ impl IntrospectError {
         match self {
             IntrospectError::Query { step, message } => IntrospectError::Query {
                 step,
-                message: redactor.redact(&message),
+                message: redactor.redact(&message).into_owned(),
             },
             IntrospectError::Decode { step, message } => IntrospectError::Decode {
                 step,
-                message: redactor.redact(&message),
+                message: redactor.redact(&message).into_owned(),
             },
             other => other,
         }

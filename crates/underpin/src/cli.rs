@@ -137,7 +137,7 @@ pub enum MigrateCommand {
     },
     /// List migrations and their state.
     Status {
-        /// Exit with code 3 when migrations are pending.
+        /// Exit with code 1 when `validate` would fail, else 3 when migrations are pending.
         #[arg(long)]
         exit_code: bool,
     },

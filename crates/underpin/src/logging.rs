@@ -1,5 +1,6 @@
 //! tracing setup: stderr, level from -q/-v or RUST_LOG, every line scrubbed of secrets.
 
+use std::borrow::Cow;
 use std::io::{IsTerminal, Write};
 use std::sync::RwLock;
 
@@ -9,10 +10,10 @@ use underpin_db::Redactor;
 static REDACTOR: RwLock<Option<Redactor>> = RwLock::new(None);
 
 /// Scrubs secrets known to the process from text about to be printed.
-pub fn redact(text: &str) -> String {
+pub fn redact(text: &str) -> Cow<'_, str> {
     match REDACTOR.read().ok().as_deref() {
         Some(Some(redactor)) => redactor.redact(text),
-        _ => text.to_string(),
+        _ => Cow::Borrowed(text),
     }
 }
 

@@ -226,10 +226,12 @@ async fn execute<D: Driver>(
         MigrateCommand::Status { exit_code } => {
             let report = migrator.status().await?;
             output.status(&report);
-            Ok(if exit_code && report.pending > 0 {
-                exit::PENDING
-            } else {
-                exit::OK
+            // What `validate` rejects outranks what is merely pending: `up` would stop on it.
+            Ok(match (exit_code, report.issues.is_empty(), report.pending) {
+                (false, _, _) => exit::OK,
+                (true, false, _) => exit::FAILURE,
+                (true, true, 0) => exit::OK,
+                (true, true, _) => exit::PENDING,
             })
         }
         MigrateCommand::Validate { .. } => {

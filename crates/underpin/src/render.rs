@@ -94,7 +94,10 @@ impl Output {
 
     fn print_json(&self, value: &impl Serialize) {
         match serde_json::to_string_pretty(value) {
-            Ok(text) => self.print(&format!("{text}\n")),
+            Ok(mut text) => {
+                text.push('\n');
+                self.print(&text);
+            }
             Err(error) => eprintln!("error: cannot encode the report as JSON: {error}"),
         }
     }

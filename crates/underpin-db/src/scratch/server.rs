@@ -318,7 +318,7 @@ fn statement_error(admin: &DatabaseUrl, statement: &str, error: &sqlx::Error) ->
     ScratchError::Statement {
         url: admin.redacted(),
         statement: statement.to_string(),
-        reason: redactor.redact(&reason),
+        reason: redactor.redact(&reason).into_owned(),
     }
 }
 

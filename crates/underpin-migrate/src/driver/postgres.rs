@@ -449,11 +449,14 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
             "SELECT version, name, checksum, checksum_algorithm, status, applied_at::text AS applied_at, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error FROM {}",
             self.name
         );
-        let rows = sqlx::raw_sql(AssertSqlSafe(sql))
-            .fetch_all(&mut self.conn)
-            .await
-            .map_err(|e| DriverError::database("reading the history table", &e))?;
-        rows.iter().map(row_to_applied).collect()
+        // Each row is decoded as it arrives, so a long history is never held twice.
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        let mut history = Vec::new();
+        while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+            let row = row.map_err(|e| DriverError::database("reading the history table", &e))?;
+            history.push(row_to_applied(&row)?);
+        }
+        Ok(history)
     }
 
     async fn lock(&mut self, timeout: Duration) -> Result<LockWait, DriverError> {
