@@ -62,17 +62,7 @@ pub async fn connect_postgres(url: &DatabaseUrl) -> Result<PgConnection, Connect
         .map_err(|e| ConnectError::new(url, &e))?
         .application_name(APPLICATION_NAME)
         .disable_statement_logging();
-    let mut conn: PgConnection = options.connect().await.map_err(|e| ConnectError::new(url, &e))?;
-
-    // Without this the server notices a client that died mid-statement only when the
-    // statement ends, and a killed migration runner would keep its lock that long.
-    if conn.server_version_num().is_some_and(|version| version >= 140000) {
-        sqlx::raw_sql("SET client_connection_check_interval = '1s'")
-            .execute(&mut conn)
-            .await
-            .map_err(|e| ConnectError::new(url, &e))?;
-    }
-    Ok(conn)
+    options.connect().await.map_err(|e| ConnectError::new(url, &e))
 }
 
 /// Opens (and creates when missing) a SQLite database. `busy_timeout` is how long a

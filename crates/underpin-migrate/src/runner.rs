@@ -264,7 +264,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
 
         // History is read after the lock is held: a runner that waited sees what the
         // previous holder applied and finds nothing left to do.
-        let history = self.driver.read_history().await?;
+        let history = self.driver.read_history_for_plan().await?;
         let steps = plan::plan(&self.set.migrations, &history, request)?;
         self.emit(Event::Planned { steps: steps.len() });
 

@@ -139,6 +139,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
         }
     }
 
+    let opener = Opener::new(dir);
     let mut files = map_chunks(&listed, |chunk| {
         // One buffer per worker: zeroing a fresh one per file costs more than the reads.
         let mut buffer = vec![0u8; 16 * 1024];
@@ -147,7 +148,10 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
             .map(|(path, relative)| SourceFile {
                 relative: relative.clone(),
                 display: path.clone(),
-                contents: read_small_file(path, &mut buffer).map_err(|e| e.to_string()),
+                contents: opener
+                    .open(path, relative)
+                    .and_then(|file| read_small_file(file, &mut buffer))
+                    .map_err(|e| e.to_string()),
             })
             .collect()
     });
@@ -156,17 +160,16 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
     Ok(files)
 }
 
-/// Below this many items per worker, the calling thread does all the work, because a new
+/// Below this many files per worker, the calling thread reads them all, because a new
 /// thread and its allocator arena cost more than they save on a few dozen small files.
 const MIN_ITEMS_PER_WORKER: usize = 128;
 
-/// The maximum number of threads a load uses, whatever the machine has.
+/// The maximum number of threads that read a folder, whatever the machine has.
 const MAX_WORKERS: usize = 4;
 
 /// Maps `items` in contiguous chunks, one per worker thread, and returns the results in the
-/// items' order. Most of a large folder's load time is system calls per file and lexing per
-/// script, and both spread over cores. When a thread cannot be started, its chunk runs on
-/// the calling thread.
+/// items' order. Reading a large folder is mostly system calls per file, which partly spread
+/// over cores. When a thread cannot be started, its chunk runs on the calling thread.
 fn map_chunks<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Sync) -> Vec<R> {
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let workers = cores
@@ -203,13 +206,66 @@ fn map_chunks<T: Sync, R: Send>(items: &[T], work: impl Fn(&[T]) -> Vec<R> + Syn
     })
 }
 
+/// Opens the files of one folder. On Unix each file is opened relative to the folder's
+/// descriptor, so the kernel resolves the folder's own path once instead of once per file.
+/// On Linux files are opened without updating their access time, which saves the kernel's
+/// check per file, until a file turns out not to be the user's own (only the owner may ask).
+struct Opener {
+    #[cfg(unix)]
+    dir: Option<rustix::fd::OwnedFd>,
+    #[cfg(target_os = "linux")]
+    skip_access_time: std::sync::atomic::AtomicBool,
+}
+
+impl Opener {
+    fn new(dir: &Path) -> Opener {
+        #[cfg(unix)]
+        {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC;
+            Opener {
+                dir: rustix::fs::open(dir, flags, Mode::empty()).ok(),
+                #[cfg(target_os = "linux")]
+                skip_access_time: std::sync::atomic::AtomicBool::new(true),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = dir;
+            Opener {}
+        }
+    }
+
+    /// Opens `path`, which is `relative` (with `/` separators) inside the folder.
+    fn open(&self, path: &Path, relative: &str) -> std::io::Result<std::fs::File> {
+        #[cfg(unix)]
+        if let Some(dir) = &self.dir {
+            use rustix::fs::{Mode, OFlags};
+            let flags = OFlags::RDONLY | OFlags::CLOEXEC;
+            #[cfg(target_os = "linux")]
+            if self.skip_access_time.load(std::sync::atomic::Ordering::Relaxed) {
+                match rustix::fs::openat(dir, relative, flags | OFlags::NOATIME, Mode::empty()) {
+                    Err(rustix::io::Errno::PERM) => {
+                        self.skip_access_time
+                            .store(false, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    opened => return Ok(std::fs::File::from(opened?)),
+                }
+            }
+            let file = rustix::fs::openat(dir, relative, flags, Mode::empty())?;
+            return Ok(std::fs::File::from(file));
+        }
+        let _ = relative;
+        std::fs::File::open(path)
+    }
+}
+
 /// Reads a whole file with plain `read` calls. `std::fs::read` first requests the size
 /// and position (two more system calls per file), which for a folder of thousands of small
 /// migrations costs more than the reading.
-fn read_small_file(path: &Path, buffer: &mut [u8]) -> std::io::Result<Vec<u8>> {
+fn read_small_file(mut file: std::fs::File, buffer: &mut [u8]) -> std::io::Result<Vec<u8>> {
     use std::io::Read;
 
-    let mut file = std::fs::File::open(path)?;
     let mut bytes = Vec::new();
     loop {
         match file.read(buffer) {
@@ -233,7 +289,6 @@ pub fn load_files(mut files: Vec<SourceFile>, options: LoadOptions) -> Result<Mi
         options,
         problems: Vec::new(),
         warnings: Vec::new(),
-        parsed: Vec::new(),
         migrations: Vec::new(),
     };
 
@@ -278,38 +333,7 @@ struct Loader {
     options: LoadOptions,
     problems: Vec<Problem>,
     warnings: Vec<Warning>,
-    /// Migrations whose names and sections are read but whose SQL is not checked yet.
-    parsed: Vec<RawMigration>,
     migrations: Vec<Migration>,
-}
-
-/// Findings of the SQL checks in one migration's scripts.
-struct ScriptChecks {
-    /// A down script without statements (such as `-- Not reversible`) would delete the
-    /// history row and leave the schema as it is, so it counts as no down script.
-    down_is_empty: bool,
-    up_problems: Vec<Problem>,
-    up_warnings: Vec<Warning>,
-    down_problems: Vec<Problem>,
-    down_warnings: Vec<Warning>,
-    checksum: String,
-}
-
-impl ScriptChecks {
-    fn run(raw: &RawMigration, dialect: Dialect) -> ScriptChecks {
-        let down = raw
-            .down
-            .as_ref()
-            .filter(|down| !split_statements(&down.sql, dialect).is_empty());
-        ScriptChecks {
-            down_is_empty: raw.down.is_some() && down.is_none(),
-            up_problems: check_script(&raw.up, raw.format, dialect),
-            up_warnings: long_identifier_warnings(&raw.up, dialect),
-            down_problems: down.map_or_else(Vec::new, |down| check_script(down, raw.format, dialect)),
-            down_warnings: down.map_or_else(Vec::new, |down| long_identifier_warnings(down, dialect)),
-            checksum: checksum(&raw.up.sql),
-        }
-    }
 }
 
 /// The up and down text of one migration before checks, with where each starts.
@@ -825,52 +849,49 @@ impl Loader {
         }
     }
 
-    /// Keeps a parsed migration. [`Loader::check_all`] checks its SQL later.
+    /// Runs the SQL checks on a parsed migration and keeps it.
     fn accept(&mut self, raw: RawMigration) {
-        self.parsed.push(raw);
-    }
-
-    /// Runs the SQL checks of every parsed migration, spread over worker threads, and keeps
-    /// the migrations with their findings in the order they were parsed.
-    fn check_all(&mut self) {
         let dialect = self.options.dialect;
-        let parsed = std::mem::take(&mut self.parsed);
-        let checks = map_chunks(&parsed, |chunk| {
-            chunk.iter().map(|raw| ScriptChecks::run(raw, dialect)).collect()
-        });
-        self.migrations.reserve(parsed.len());
-        for (mut raw, checks) in parsed.into_iter().zip(checks) {
-            if checks.down_is_empty {
-                raw.down = None;
-            }
-            self.problems.extend(checks.up_problems);
-            self.warnings.extend(checks.up_warnings);
-            // A broken down script must not block `up` or `status` of the whole folder: it
-            // shows as a warning and stops only a rollback of this migration.
-            self.warnings.extend(checks.down_problems.iter().cloned());
-            self.warnings.extend(checks.down_warnings);
-            if self.options.require_down && raw.down.is_none() {
-                self.problem(
-                    &raw.up.path,
-                    None,
-                    format!("migration {} has no down script", raw.version),
-                    "write the down script that reverses it (required by `require_down` in underpin.toml)",
-                );
-            }
-            self.migrations.push(Migration {
-                checksum: checks.checksum,
-                version: raw.version,
-                name: raw.name,
-                format: raw.format,
-                up: raw.up,
-                down: raw.down,
-                down_problems: checks.down_problems,
-            });
+        // A down script without statements (such as `-- Not reversible`) would delete the
+        // history row and leave the schema as it is, so it counts as no down script.
+        let mut raw = raw;
+        if raw
+            .down
+            .as_ref()
+            .is_some_and(|down| split_statements(&down.sql, dialect).is_empty())
+        {
+            raw.down = None;
         }
+        self.problems.extend(check_script(&raw.up, raw.format, dialect));
+        self.warnings.extend(long_identifier_warnings(&raw.up, dialect));
+        // A broken down script must not block `up` or `status` of the whole folder: it
+        // shows as a warning and stops only a rollback of this migration.
+        let mut down_problems = Vec::new();
+        if let Some(down) = &raw.down {
+            down_problems = check_script(down, raw.format, dialect);
+            self.warnings.extend(down_problems.iter().cloned());
+            self.warnings.extend(long_identifier_warnings(down, dialect));
+        }
+        if self.options.require_down && raw.down.is_none() {
+            self.problem(
+                &raw.up.path,
+                None,
+                format!("migration {} has no down script", raw.version),
+                "write the down script that reverses it (required by `require_down` in underpin.toml)",
+            );
+        }
+        self.migrations.push(Migration {
+            checksum: checksum(&raw.up.sql),
+            version: raw.version,
+            name: raw.name,
+            format: raw.format,
+            up: raw.up,
+            down: raw.down,
+            down_problems,
+        });
     }
 
     fn finish(mut self, format: Option<Format>) -> Result<MigrationSet, LoadError> {
-        self.check_all();
         self.migrations
             .sort_by(|a, b| a.version.cmp(&b.version).then_with(|| a.up.path.cmp(&b.up.path)));
         for pair in self.migrations.windows(2) {

@@ -224,6 +224,12 @@ pub trait Driver {
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError>;
 
+    /// Reads the history with what planning needs. A driver may leave `applied_at`,
+    /// `execution_ms`, `applied_by` and `error` empty, which `up` and `down` never show.
+    async fn read_history_for_plan(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
+        self.read_history().await
+    }
+
     /// Takes the migration lock, polling until `timeout`.
     async fn lock(&mut self, timeout: Duration) -> Result<LockWait, DriverError>;
 

@@ -50,6 +50,8 @@ pub struct PostgresDriver {
     /// Set once a statement ran on another server session than the lock's, as behind a
     /// transaction-mode pooler; from then on the lock check also looks at `pg_locks`.
     pooled: bool,
+    /// Whether the last lock attempt found the history table, so it need not be looked up again.
+    history_seen: bool,
 }
 
 /// Derives the advisory lock key from the history table, so two migration sets with
@@ -91,9 +93,35 @@ impl PostgresDriver {
             lock_key: key,
             lock_pid: None,
             pooled: false,
+            history_seen: false,
             conn,
             table,
         }
+    }
+
+    /// Reads every history row. `details` is the SQL for `applied_at` (text), `execution_ms`,
+    /// `applied_by` and `error`, in that order.
+    async fn read_rows(&mut self, details: &str) -> Result<Vec<AppliedMigration>, DriverError> {
+        // row_to_applied reads these columns by position.
+        let sql = format!(
+            "SELECT version, name, checksum, checksum_algorithm, status, statements_done, statements_total, progress_checksum, {details} FROM {}",
+            self.name
+        );
+        // Each row is decoded as it arrives, so a long history is never held twice.
+        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
+        let mut history = Vec::new();
+        while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
+            let row = row.map_err(|e| DriverError::database("reading the history table", &e))?;
+            history.push(row_to_applied(&row)?);
+        }
+        Ok(history)
+    }
+
+    /// Returns whether the server has `client_connection_check_interval` (PostgreSQL 14 and later).
+    fn dead_client_check_supported(&self) -> bool {
+        self.conn
+            .server_version_num()
+            .is_some_and(|version| version >= 140000)
     }
 
     /// Returns the connection, for callers that run their own statements (tests, embedding apps).
@@ -227,20 +255,36 @@ impl PostgresDriver {
 
     /// Takes the advisory lock unless this server session already holds it for another
     /// owner, and marks this driver as the owner, in one statement.
+    ///
+    /// The same statement looks for the history table, which saves `ensure_history` a round
+    /// trip, and turns on the server's check for a dead client on the session that takes the
+    /// lock: without it the server notices a client that died mid-statement only when the
+    /// statement ends, and a killed runner would keep the lock that long.
     async fn try_lock(&mut self) -> Result<bool, DriverError> {
         let (setting, token) = (quote_literal(&self.owner_setting), quote_literal(&self.token));
+        let dead_client_check = if self.dead_client_check_supported() {
+            "pg_catalog.set_config('client_connection_check_interval', '1s', false)"
+        } else {
+            "NULL"
+        };
         let sql = format!(
             "SELECT CASE
                 WHEN coalesce(pg_catalog.current_setting({setting}, true), '') NOT IN ('', {token}) THEN false
                 WHEN pg_catalog.pg_try_advisory_lock({}, {}) THEN pg_catalog.set_config({setting}, {token}, false) IS NOT NULL
                 ELSE false
              END,
-             pg_catalog.pg_backend_pid()",
-            self.lock_key.0, self.lock_key.1
+             pg_catalog.pg_backend_pid(),
+             pg_catalog.to_regclass({}) IS NOT NULL,
+             {dead_client_check}",
+            self.lock_key.0,
+            self.lock_key.1,
+            quote_literal(&self.name)
         );
         let action = "taking the migration lock";
         let row = self.fetch_one(sql, action).await?;
         let taken: bool = row.try_get(0).map_err(|e| DriverError::database(action, &e))?;
+        let history_exists: bool = row.try_get(2).map_err(|e| DriverError::database(action, &e))?;
+        self.history_seen = history_exists;
         if taken {
             self.lock_pid = Some(row.try_get(1).map_err(|e| DriverError::database(action, &e))?);
         }
@@ -289,15 +333,11 @@ impl PostgresDriver {
     /// Returns the statements that undo session settings a migration made (`SET
     /// search_path`, `SET ROLE`, `SET lock_timeout` …), so they neither leak into the next
     /// migration nor apply to the history write, and one run and several `--step 1` runs
-    /// give the same result. `RESET ALL` also clears the dead-client check set at connect
+    /// give the same result. `RESET ALL` also clears the dead-client check set with the lock
     /// and the lock's owner token, so both are set again.
     fn reset_sql(&self) -> String {
         let mut sql = String::from("RESET ROLE; RESET ALL");
-        if self
-            .conn
-            .server_version_num()
-            .is_some_and(|version| version >= 140000)
-        {
+        if self.dead_client_check_supported() {
             sql.push_str("; SET client_connection_check_interval = '1s'");
         }
         // Behind a pooler this may be another server session than the one holding the lock;
@@ -405,7 +445,7 @@ impl Driver for PostgresDriver {
     }
 
     async fn ensure_history(&mut self) -> Result<(), DriverError> {
-        if self.history_exists().await? {
+        if self.history_seen || self.history_exists().await? {
             return Ok(());
         }
         // CREATE SCHEMA IF NOT EXISTS still needs CREATE on the database, which a role that
@@ -444,21 +484,15 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
-        // row_to_applied reads these columns by position.
-        let sql = format!(
-            "SELECT version, name, checksum, checksum_algorithm, status, applied_at::text AS applied_at, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error FROM {}",
-            self.name
-        );
-        // Each row is decoded as it arrives, so a long history is never held twice.
-        let mut rows = sqlx::raw_sql(AssertSqlSafe(sql)).fetch(&mut self.conn);
-        let mut history = Vec::new();
-        while let Some(row) = std::future::poll_fn(|cx| rows.as_mut().poll_next(cx)).await {
-            let row = row.map_err(|e| DriverError::database("reading the history table", &e))?;
-            history.push(row_to_applied(&row)?);
-        }
-        Ok(history)
+        self.read_rows("applied_at::text, execution_ms, applied_by, error")
+            .await
     }
 
+    /// Leaves out the columns only `status` shows, such as the timestamp that the server
+    /// would format as text for every row of a long history.
+    async fn read_history_for_plan(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
+        self.read_rows("'', 0::bigint, '', NULL::text").await
+    }
     async fn lock(&mut self, timeout: Duration) -> Result<LockWait, DriverError> {
         let started = Instant::now();
         let mut pause = Duration::from_millis(50);
@@ -673,7 +707,7 @@ async fn run_statements(conn: &mut PgConnection, statements: &[&str]) -> Result<
 
 fn row_to_applied(row: &PgRow) -> Result<AppliedMigration, DriverError> {
     let get_error = |e: sqlx::Error| DriverError::database("reading the history table", &e);
-    // By position, in the order of read_history's SELECT: a lookup by name hashes the name
+    // By position, in the order of read_rows's SELECT: a lookup by name hashes the name
     // for every value, which for a history of thousands of rows is a visible part of a
     // no-op `up`.
     let version: String = row.try_get(0).map_err(get_error)?;
@@ -684,12 +718,12 @@ fn row_to_applied(row: &PgRow) -> Result<AppliedMigration, DriverError> {
         checksum: row.try_get(2).map_err(get_error)?,
         checksum_algorithm: row.try_get(3).map_err(get_error)?,
         status: parse_stored_status(&status)?,
-        applied_at: row.try_get(5).map_err(get_error)?,
-        execution_ms: row.try_get(6).map_err(get_error)?,
-        applied_by: row.try_get(7).map_err(get_error)?,
-        statements_done: row.try_get(8).map_err(get_error)?,
-        statements_total: row.try_get(9).map_err(get_error)?,
-        progress_checksum: row.try_get(10).map_err(get_error)?,
+        statements_done: row.try_get(5).map_err(get_error)?,
+        statements_total: row.try_get(6).map_err(get_error)?,
+        progress_checksum: row.try_get(7).map_err(get_error)?,
+        applied_at: row.try_get(8).map_err(get_error)?,
+        execution_ms: row.try_get(9).map_err(get_error)?,
+        applied_by: row.try_get(10).map_err(get_error)?,
         error: row.try_get(11).map_err(get_error)?,
     })
 }
