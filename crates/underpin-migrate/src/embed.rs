@@ -115,7 +115,7 @@ impl EmbeddedMigrations {
             Backend::Postgres => {
                 let conn = connect_postgres(&url).await.map_err(connect_error)?;
                 let label = format!("{}.{}", table.schema, table.table);
-                let driver = PostgresDriver::new(conn, table);
+                let driver = PostgresDriver::new(conn, table).with_reconnect(url.clone());
                 Migrator::new(driver, set, options, label).run(&request).await
             }
             Backend::Sqlite => {

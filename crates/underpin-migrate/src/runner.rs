@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use underpin_db::Backend;
 use underpin_db::sql::{Dialect, Statement, TxRequirement, classify, split_statements};
 
-use crate::checksum::ProgressChecksum;
+use crate::checksum::{ALGORITHM, ProgressChecksum};
 use crate::driver::{Driver, DriverError, ExecError, LockHolder, NewRow, StatementFailure, StepOutcome};
 use crate::error::{Direction, MigrateError, SqlFailure};
 use crate::history::{AppliedMigration, RowStatus};
@@ -189,6 +189,8 @@ impl<'o, D: Driver> Migrator<'o, D> {
             plan::status_and_issues(&self.set.migrations, history, self.options.allow_out_of_order);
         issues.extend(migrations.iter().filter_map(|entry| self.edited_progress(entry)));
         issues.sort_by(|a, b| a.version.cmp(&b.version));
+        let mut warnings = self.set.warnings.clone();
+        warnings.extend(migrations.iter().filter_map(unknown_algorithm_warning));
         Ok(StatusReport {
             backend: self.driver.backend(),
             history_table: self.history_table.clone(),
@@ -203,7 +205,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
                 .count(),
             migrations,
             issues,
-            warnings: self.set.warnings.clone(),
+            warnings,
         })
     }
 
@@ -612,6 +614,14 @@ impl<'o, D: Driver> Migrator<'o, D> {
                     self.driver.upsert_row(&updated).await?;
                     report.checksums_updated.push(row.version.clone());
                 }
+                (State::Applied, Some(index)) if row.checksum_algorithm != ALGORITHM => {
+                    // The row's checksum cannot be compared, so the file as it is now is
+                    // recorded with this version's algorithm.
+                    let migration = &self.set.migrations[index];
+                    let updated = accepted_row(row, migration, &self.options.applied_by);
+                    self.driver.upsert_row(&updated).await?;
+                    report.checksums_updated.push(row.version.clone());
+                }
                 (State::Missing, _) | (State::Failed, _) => {
                     self.driver.delete_row(row.version.as_str()).await?;
                     report.rows_removed.push(row.version.clone());
@@ -629,6 +639,26 @@ impl<'o, D: Driver> Migrator<'o, D> {
     pub async fn release_lock(&mut self) -> Result<Vec<LockHolder>, DriverError> {
         self.driver.release_lock().await
     }
+}
+
+/// Warns about an applied row whose checksum was made with an algorithm this version does not
+/// know (a newer underpin's, say): edits to its file cannot be detected.
+fn unknown_algorithm_warning(entry: &StatusEntry) -> Option<Warning> {
+    let row = entry.applied.as_ref()?;
+    if row.checksum_algorithm == ALGORITHM || entry.file.is_none() {
+        return None;
+    }
+    Some(Warning {
+        path: entry.file.clone().unwrap_or_default(),
+        line: None,
+        message: format!(
+            "version {} was recorded with the checksum algorithm `{}`, which this version of underpin does not know, so edits to the file are not detected",
+            entry.version, row.checksum_algorithm
+        ),
+        fix: format!(
+            "run the underpin version that recorded it, or `underpin migrate repair` to record the file as it is now with `{ALGORITHM}`"
+        ),
+    })
 }
 
 /// Builds the history row that records `migration`'s current text in place of `row`'s, for

@@ -109,7 +109,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| folder_problem(format!("cannot read the migrations folder: {e}")))?;
 
-    let mut listed: Vec<(PathBuf, String)> = Vec::new();
+    let mut listed: Vec<(PathBuf, String, EntryKind)> = Vec::new();
     for entry in entries {
         let entry = entry.map_err(|e| folder_problem(format!("cannot list the folder: {e}")))?;
         let name = entry.file_name().to_string_lossy().into_owned();
@@ -117,25 +117,20 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
             continue;
         }
         let path = entry.path();
-        // The entry's type comes with the directory listing, without a stat call per file.
-        let is_dir = match entry.file_type() {
-            Ok(kind) if kind.is_symlink() => path.is_dir(),
-            Ok(kind) => kind.is_dir(),
-            Err(_) => path.is_dir(),
-        };
-        if is_dir {
-            let inner = std::fs::read_dir(&path)
-                .map_err(|e| folder_problem(format!("cannot read {}: {e}", path.display())))?;
-            for inner_entry in inner.flatten() {
-                let inner_name = inner_entry.file_name().to_string_lossy().into_owned();
-                let inner_is_dir = inner_entry.file_type().map(|k| k.is_dir()).unwrap_or(false);
-                if inner_name.starts_with('.') || inner_is_dir {
-                    continue;
+        match EntryKind::of(&entry) {
+            EntryKind::Folder => {
+                let inner = std::fs::read_dir(&path)
+                    .map_err(|e| folder_problem(format!("cannot read {}: {e}", path.display())))?;
+                for inner_entry in inner.flatten() {
+                    let inner_name = inner_entry.file_name().to_string_lossy().into_owned();
+                    let kind = EntryKind::of(&inner_entry);
+                    if inner_name.starts_with('.') || kind == EntryKind::Folder {
+                        continue;
+                    }
+                    listed.push((inner_entry.path(), format!("{name}/{inner_name}"), kind));
                 }
-                listed.push((inner_entry.path(), format!("{name}/{inner_name}")));
             }
-        } else {
-            listed.push((path, name));
+            kind => listed.push((path, name, kind)),
         }
     }
 
@@ -145,19 +140,56 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
         let mut buffer = vec![0u8; 16 * 1024];
         chunk
             .iter()
-            .map(|(path, relative)| SourceFile {
+            .map(|(path, relative, kind)| SourceFile {
                 relative: relative.clone(),
                 display: path.clone(),
-                contents: opener
-                    .open(path, relative)
-                    .and_then(|file| read_small_file(file, &mut buffer))
-                    .map_err(|e| e.to_string()),
+                // A FIFO would block the read and a device such as /dev/zero never ends.
+                contents: match kind {
+                    EntryKind::Special => Err("not a regular file (a FIFO, socket or device)".to_string()),
+                    _ => opener
+                        .open(path, relative)
+                        .and_then(|file| read_small_file(file, &mut buffer))
+                        .map_err(|e| e.to_string()),
+                },
             })
             .collect()
     });
     // Directory listing order differs between filesystems; the result must not.
     files.sort_by(|a, b| a.relative.cmp(&b.relative));
     Ok(files)
+}
+
+/// The kind of a folder entry, taken from the directory listing (a `stat` call only for
+/// symbolic links).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum EntryKind {
+    Folder,
+    /// A regular file, or an entry whose target cannot be inspected (a dangling link), which
+    /// reading then reports.
+    File,
+    /// A FIFO, socket or device, which is never read.
+    Special,
+}
+
+impl EntryKind {
+    fn of(entry: &std::fs::DirEntry) -> EntryKind {
+        let from_type = |kind: std::fs::FileType| {
+            if kind.is_dir() {
+                EntryKind::Folder
+            } else if kind.is_file() {
+                EntryKind::File
+            } else {
+                EntryKind::Special
+            }
+        };
+        match entry.file_type() {
+            Ok(kind) if kind.is_symlink() => std::fs::metadata(entry.path())
+                .map(|target| from_type(target.file_type()))
+                .unwrap_or(EntryKind::File),
+            Ok(kind) => from_type(kind),
+            Err(_) => EntryKind::File,
+        }
+    }
 }
 
 /// Below this many files per worker, the calling thread reads them all, because a new
@@ -363,7 +395,7 @@ impl Loader {
                     &file.display,
                     None,
                     format!("cannot read the file: {error}"),
-                    "check the file's permissions",
+                    "make it a regular file that you can read (check its permissions, and that a symbolic link points at an existing file), or move it out of the folder",
                 );
                 None
             }

@@ -485,3 +485,35 @@ fn large_folder_loads_in_order() {
     assert_eq!(versions, expected);
     assert_eq!(set.migrations[599].up.sql, "CREATE TABLE t600 (id int);\n");
 }
+
+#[test]
+fn special_and_dangling_files_are_problems() {
+    // A FIFO would block the read and /dev/zero never ends: neither is opened.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &[("1_ok.sql", "SELECT 1;")]);
+    let fifo = dir.path().join("2_fifo.sql");
+    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(made.success());
+    std::os::unix::fs::symlink("/dev/zero", dir.path().join("3_zero.sql")).unwrap();
+    std::os::unix::fs::symlink("gone.sql", dir.path().join("4_dangling.sql")).unwrap();
+
+    let found = problems(dir.path());
+
+    assert_eq!(found.len(), 3, "{found:?}");
+    assert!(
+        found[0].contains("2_fifo.sql: cannot read the file: not a regular file"),
+        "{found:?}"
+    );
+    assert!(
+        found[1].contains("3_zero.sql: cannot read the file: not a regular file"),
+        "{found:?}"
+    );
+    assert!(
+        found[2].contains("4_dangling.sql: cannot read the file"),
+        "{found:?}"
+    );
+    assert!(
+        found[2].contains("symbolic link points at an existing file"),
+        "{found:?}"
+    );
+}

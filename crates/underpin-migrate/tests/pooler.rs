@@ -255,6 +255,73 @@ async fn single_runner_behind_pgbouncer() {
     assert_eq!(locks, 0);
 }
 
+/// Opens a pooled connection and a transaction on it, which keeps one server session for
+/// this client until the transaction ends. Returns the connection and that session's pid.
+async fn pinned_session(pooled: &DatabaseUrl) -> (sqlx::PgConnection, i32) {
+    let mut conn = sqlx::PgConnection::connect(pooled.expose()).await.unwrap();
+    let row = sqlx::raw_sql("BEGIN; SELECT pg_catalog.pg_backend_pid()")
+        .fetch_one(&mut conn)
+        .await
+        .unwrap();
+    let pid: i32 = sqlx::Row::get(&row, 0);
+    (conn, pid)
+}
+
+#[tokio::test]
+async fn lock_released_on_busy_pooled_session() {
+    // The session holding the lock is busy with another client's transaction while the
+    // run ends, so every unlock on the run's own connection lands on the other session. The
+    // driver then pins sessions with extra connections until it reaches the holder.
+    use underpin_migrate::driver::Driver;
+
+    let direct = fresh_pg_database("pgbouncer_busy_holder").await;
+    let (host, port, database) = parts(&direct);
+    let bouncer = Bouncer::start(&host, &port);
+    let pooled = bouncer.url(&database);
+    let conn = underpin_db::connect_postgres(&pooled).await.unwrap();
+    let mut driver = underpin_migrate::PostgresDriver::new(conn, underpin_migrate::HistoryTable::default())
+        .with_reconnect(pooled.clone());
+    driver.lock(Duration::from_secs(5)).await.unwrap();
+    let holder: i32 = pg_scalar(
+        &direct,
+        "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await;
+
+    // Another client takes the holder's session into a transaction and keeps it there for
+    // longer than the unlock retries on the run's own connection last.
+    let mut others = Vec::new();
+    let mut blocker = loop {
+        let (conn, pid) = pinned_session(&pooled).await;
+        if pid == holder {
+            break conn;
+        }
+        others.push(conn);
+    };
+    for mut conn in others {
+        sqlx::raw_sql("ROLLBACK").execute(&mut conn).await.unwrap();
+    }
+    let release_blocker = async {
+        tokio::time::sleep(Duration::from_secs(4)).await;
+        sqlx::raw_sql("COMMIT").execute(&mut blocker).await.unwrap();
+    };
+
+    let (unlocked, ()) = tokio::join!(driver.unlock(), release_blocker);
+
+    unlocked.unwrap();
+    let locks: i64 = pg_scalar(
+        &direct,
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND database = (SELECT oid FROM pg_database WHERE datname = current_database())",
+    )
+    .await;
+    assert_eq!(
+        locks,
+        0,
+        "pgbouncer log: {}",
+        read(&bouncer.dir.path().join("pgbouncer.log"))
+    );
+}
+
 /// Polls futures concurrently on the current task and returns their outputs in order.
 async fn futures_join_all<F: std::future::Future>(futures: Vec<F>) -> Vec<F::Output> {
     let mut pinned: Vec<_> = futures.into_iter().map(Box::pin).collect();

@@ -607,7 +607,9 @@ async fn lost_lock_stops_cleanly() {
                 runtime.block_on(async {
                     let mut conn = sqlx::PgConnection::connect(&admin).await.unwrap();
                     sqlx::query(
-                        "SELECT pg_terminate_backend(l.pid) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = $1)",
+                        // The timeout makes the call wait until the session has exited,
+                        // so the step that follows cannot still see its lock.
+                        "SELECT pg_terminate_backend(l.pid, 5000) FROM pg_locks l WHERE l.locktype = 'advisory' AND l.database = (SELECT oid FROM pg_database WHERE datname = $1)",
                     )
                     .bind(database)
                     .execute(&mut conn)

@@ -111,7 +111,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Res
     match url.backend() {
         Backend::Postgres => {
             let conn = connect_postgres(&url).await?;
-            let driver = PostgresDriver::new(conn, context.table.clone());
+            let driver = PostgresDriver::new(conn, context.table.clone()).with_reconnect(url.clone());
             execute(
                 Migrator::new(driver, set, options, table_label),
                 args.command,

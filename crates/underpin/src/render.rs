@@ -211,10 +211,11 @@ impl Output {
             ));
         }
         if !report.done_by_another_runner.is_empty() {
-            text.push_str(&format!(
-                "{} migration(s) were applied by another runner meanwhile\n",
-                report.done_by_another_runner.len()
-            ));
+            let count = report.done_by_another_runner.len();
+            text.push_str(&match count {
+                1 => "1 migration was applied by another runner meanwhile\n".to_string(),
+                _ => format!("{count} migrations were applied by another runner meanwhile\n"),
+            });
         }
         for step in &report.steps {
             let verb = match (report.dry_run, step.direction) {
@@ -347,10 +348,9 @@ impl Output {
         }
         if report.issues.is_empty() {
             if !self.quiet {
-                self.print(&format!(
-                    "ok: {} migrations checked, no problems\n",
-                    report.migrations.len()
-                ));
+                let count = report.migrations.len();
+                let noun = if count == 1 { "migration" } else { "migrations" };
+                self.print(&format!("ok: {count} {noun} checked, no problems\n"));
             }
             return;
         }

@@ -222,7 +222,7 @@ fn sleeping_project() -> Project {
     project.native("001_create_t.sql", "CREATE TABLE t (id int);", None);
     project.native(
         "002_sleep.sql",
-        "CREATE TABLE killed_marker (id int);\nSELECT pg_sleep(30);",
+        "CREATE TABLE killed_marker (id int);\nSELECT pg_sleep(30), 'not-for-lock-status';",
         None,
     );
     project
@@ -246,6 +246,10 @@ fn start_and_kill_runner(project: &Project, db: &PgDb) -> Instant {
     assert!(holders[0]["pid"].as_i64().is_some_and(|pid| pid > 0), "{json}");
     assert_eq!(holders[0]["user"], "postgres", "{json}");
     assert_eq!(holders[0]["application"], "underpin", "{json}");
+    // Only the statement's leading keywords are shown: the rest could carry a password.
+    assert!(holders[0]["command"].is_string(), "{json}");
+    assert!(!json.stdout.contains("not-for-lock-status"), "{json}");
+    assert!(!status.stdout.contains("not-for-lock-status"), "{status}");
 
     runner.kill();
     let killed_at = Instant::now();

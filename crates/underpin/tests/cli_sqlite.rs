@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Project, run_in, sqlite_history, sqlite_tables};
+use common::{Project, run_in, sqlite_execute, sqlite_history, sqlite_tables};
 
 const DB: &str = "sqlite:app.db";
 
@@ -109,6 +109,37 @@ fn status_exit_code_three_when_pending() {
 
     project.migrate(DB, &["up"]).expect_success();
     project.migrate(DB, &["status", "--exit-code"]).expect_success();
+}
+
+#[test]
+fn unknown_checksum_algorithm_warns_until_repaired() {
+    // A row written by another checksum algorithm cannot be compared, which is said aloud.
+    let project = Project::new();
+    three_migrations(&project);
+    project.migrate(DB, &["up"]).expect_success();
+    let db = project.path().join("app.db");
+    sqlite_execute(
+        &db,
+        "UPDATE underpin_migrations SET checksum_algorithm = 'sha512-future' WHERE version = '2'",
+    );
+    project.native(
+        "002_create_notes.sql",
+        "CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT);",
+        Some("DROP TABLE notes;"),
+    );
+
+    let validate = project.migrate(DB, &["validate"]);
+    validate
+        .expect_success()
+        .stderr_contains("version 2 was recorded with the checksum algorithm `sha512-future`")
+        .stderr_contains("edits to the file are not detected");
+    project
+        .migrate(DB, &["repair"])
+        .expect_success()
+        .stdout_contains("accepted the edited file of version 2");
+    let after = project.migrate(DB, &["validate"]);
+    after.expect_success();
+    assert!(!after.stderr.contains("sha512-future"), "{after}");
 }
 
 #[test]

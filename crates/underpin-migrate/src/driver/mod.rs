@@ -133,9 +133,58 @@ pub struct LockHolder {
     pub user: Option<String>,
     pub application: Option<String>,
     pub client: Option<String>,
-    pub since: Option<String>,
+    /// When the holder's server session started; the server does not record when the lock
+    /// was taken.
+    pub session_started: Option<String>,
     pub state: Option<String>,
-    pub query: Option<String>,
+    /// The leading keywords of the holder's current statement, such as `CREATE INDEX`. The
+    /// rest is left out because a migration's statement can carry a password.
+    pub command: Option<String>,
+}
+
+/// Returns the leading keywords of a statement (at most two words of letters, up to the
+/// first other character), uppercased.
+pub(crate) fn leading_keywords(statement: &str) -> Option<String> {
+    let mut words = Vec::new();
+    let mut rest = statement.trim_start();
+    while words.len() < 2 {
+        let end = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        if end == 0 {
+            break;
+        }
+        words.push(&rest[..end]);
+        rest = &rest[end..];
+        if !rest.starts_with(char::is_whitespace) {
+            break;
+        }
+        rest = rest.trim_start();
+    }
+    (!words.is_empty()).then(|| words.join(" ").to_ascii_uppercase())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::leading_keywords;
+
+    #[test]
+    fn leading_keywords_stop_at_punctuation() {
+        assert_eq!(
+            leading_keywords("  create index concurrently i"),
+            Some("CREATE INDEX".into())
+        );
+        assert_eq!(
+            leading_keywords("BEGIN;\nALTER ROLE app PASSWORD 'x'"),
+            Some("BEGIN".into())
+        );
+        assert_eq!(
+            leading_keywords("ALTER ROLE app PASSWORD 'x'"),
+            Some("ALTER ROLE".into())
+        );
+        assert_eq!(leading_keywords("'secret'"), None);
+        assert_eq!(leading_keywords(""), None);
+    }
 }
 
 impl std::fmt::Display for LockHolder {
@@ -151,8 +200,8 @@ impl std::fmt::Display for LockHolder {
             }
             f.write_str(")")?;
         }
-        if let Some(since) = &self.since {
-            write!(f, " since {since}")?;
+        if let Some(started) = &self.session_started {
+            write!(f, ", session started {started}")?;
         }
         Ok(())
     }

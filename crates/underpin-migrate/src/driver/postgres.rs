@@ -28,8 +28,17 @@ use crate::version::Version;
 /// The maximum pause between two lock attempts.
 const MAX_POLL: Duration = Duration::from_millis(500);
 
-/// How often a lock taken on an unreachable session is retried before giving up.
-const UNLOCK_ATTEMPTS: usize = 20;
+/// How often a lock taken on an unreachable session is retried on this connection before
+/// extra connections are opened to reach it.
+const UNLOCK_ATTEMPTS: usize = 8;
+
+/// The maximum number of extra connections opened at once to reach the session that holds
+/// the lock.
+const PINNED_SESSIONS_MAX: usize = 16;
+
+/// How long one extra connection may take to open and start its transaction. Behind a pooler
+/// whose server sessions are all busy, it waits in the pooler's queue.
+const PIN_TIMEOUT: Duration = Duration::from_secs(5);
 
 const COLUMNS: &str = "version, name, checksum, checksum_algorithm, status, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error";
 
@@ -52,6 +61,8 @@ pub struct PostgresDriver {
     pooled: bool,
     /// Whether the last lock attempt found the history table, so it need not be looked up again.
     history_seen: bool,
+    /// The URL for extra connections that reach the session holding the lock behind a pooler.
+    reconnect: Option<underpin_db::DatabaseUrl>,
 }
 
 /// Derives the advisory lock key from the history table, so two migration sets with
@@ -94,9 +105,18 @@ impl PostgresDriver {
             lock_pid: None,
             pooled: false,
             history_seen: false,
+            reconnect: None,
             conn,
             table,
         }
+    }
+
+    /// Lets the driver open extra connections to `url` when the lock must be released on a
+    /// server session that this connection no longer reaches, as behind a transaction-mode
+    /// pooler. Without it such a lock stays until that session ends.
+    pub fn with_reconnect(mut self, url: underpin_db::DatabaseUrl) -> PostgresDriver {
+        self.reconnect = Some(url);
+        self
     }
 
     /// Reads every history row. `details` is the SQL for `applied_at` (text), `execution_ms`,
@@ -293,24 +313,68 @@ impl PostgresDriver {
 
     /// Runs `pg_advisory_unlock` once; `true` when this server session held the lock.
     async fn unlock_once(&mut self) -> Result<bool, DriverError> {
-        // Only the session that holds the lock for this driver may release it, and it
-        // clears the owner token so the next runner on that session can take the lock.
+        let sql = self.unlock_sql();
+        self.fetch_bool(sql, "releasing the migration lock").await
+    }
+
+    /// Returns the statement that releases the lock when the running session holds it for
+    /// this driver. Only that session may release it, and it clears the owner token so the
+    /// next runner on that session can take the lock.
+    fn unlock_sql(&self) -> String {
         let setting = quote_literal(&self.owner_setting);
-        let sql = format!(
+        format!(
             "SELECT CASE WHEN pg_catalog.current_setting({setting}, true) = {token} THEN pg_catalog.pg_advisory_unlock({}, {}) ELSE false END,
                     CASE WHEN pg_catalog.current_setting({setting}, true) = {token} THEN pg_catalog.set_config({setting}, '', false) END",
             self.lock_key.0,
             self.lock_key.1,
             token = quote_literal(&self.token),
-        );
-        self.fetch_bool(sql, "releasing the migration lock").await
+        )
+    }
+
+    /// Reaches the server session `pid` behind a transaction-mode pooler and releases the
+    /// lock there. Each extra connection opens a transaction, which the pooler keeps on one
+    /// server session until it ends, so the next connection gets another session. The lock
+    /// is released in the first one that lands on `pid`. Returns whether it was.
+    async fn unlock_on_pinned_sessions(&self, url: &underpin_db::DatabaseUrl, pid: i32) -> bool {
+        let mut pinned: Vec<PgConnection> = Vec::new();
+        let mut released = false;
+        for _ in 0..PINNED_SESSIONS_MAX {
+            let pin = async {
+                let mut conn = underpin_db::connect_postgres(url).await.ok()?;
+                let row = sqlx::raw_sql("BEGIN; SELECT pg_catalog.pg_backend_pid()")
+                    .fetch_one(&mut conn)
+                    .await
+                    .ok()?;
+                let session: i32 = row.try_get(0).ok()?;
+                Some((conn, session))
+            };
+            let Ok(Some((mut conn, session))) = tokio::time::timeout(PIN_TIMEOUT, pin).await else {
+                break;
+            };
+            if session == pid {
+                let unlocked = sqlx::raw_sql(AssertSqlSafe(self.unlock_sql()))
+                    .fetch_one(&mut conn)
+                    .await
+                    .ok()
+                    .and_then(|row| row.try_get::<bool, _>(0).ok());
+                released = unlocked == Some(true) && sqlx::raw_sql("COMMIT").execute(&mut conn).await.is_ok();
+                pinned.push(conn);
+                break;
+            }
+            pinned.push(conn);
+        }
+        for mut conn in pinned {
+            let _ = sqlx::raw_sql("ROLLBACK").execute(&mut conn).await;
+            let _ = conn.close().await;
+        }
+        released
     }
 
     /// Releases a lock this run took on a server session this connection no longer
-    /// reaches, as happens behind a transaction-mode pooler: further unlock attempts are
-    /// routed to whichever session is free, so they are retried for a few seconds. The
-    /// holding session is never ended, because a pooler may hand it to another client at
-    /// any moment.
+    /// reaches, as happens behind a transaction-mode pooler: unlock attempts are routed to
+    /// whichever session is free, so they are retried, and then extra connections pin
+    /// sessions until one is the holder. The holding session is never ended, because a
+    /// pooler may hand it to another client at any moment.
     async fn release_unreachable_lock(&mut self) -> Result<(), DriverError> {
         let Some(pid) = self.lock_pid.take() else {
             return Ok(());
@@ -323,6 +387,11 @@ impl PostgresDriver {
                 return Ok(());
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+        if let Some(url) = &self.reconnect
+            && self.unlock_on_pinned_sessions(url, pid).await
+        {
+            return Ok(());
         }
         tracing::warn!(
             "the migration lock stays with server process {pid}, which this connection could not reach to release it (a transaction-mode pooler routes each statement to any free server session); it is released when that session closes, or now with `underpin migrate lock release`"
@@ -543,7 +612,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     async fn lock_holders(&mut self) -> Result<Vec<LockHolder>, DriverError> {
         let sql = format!(
             "SELECT a.pid, a.usename::text AS usename, a.application_name, host(a.client_addr) AS client,
-                    a.backend_start::text AS since, a.state, left(a.query, 200) AS query
+                    a.backend_start::text AS session_started, a.state, left(a.query, 200) AS query
              FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'advisory' AND l.classid = {}::oid AND l.objid = {}::oid AND l.objsubid = 2
                AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
@@ -564,9 +633,13 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
                     user: row.try_get("usename").ok(),
                     application: row.try_get("application_name").ok(),
                     client: row.try_get("client").ok().flatten(),
-                    since: row.try_get("since").ok(),
+                    session_started: row.try_get("session_started").ok(),
                     state: row.try_get("state").ok(),
-                    query: row.try_get("query").ok(),
+                    command: row
+                        .try_get::<Option<String>, _>("query")
+                        .ok()
+                        .flatten()
+                        .and_then(|query| super::leading_keywords(&query)),
                 })
             })
             .collect()

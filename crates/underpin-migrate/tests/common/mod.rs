@@ -91,7 +91,7 @@ pub async fn pg_migrator_with(
     options: RunOptions,
 ) -> Migrator<'static, PostgresDriver> {
     let conn = connect_postgres(url).await.unwrap();
-    let driver = PostgresDriver::new(conn, HistoryTable::default());
+    let driver = PostgresDriver::new(conn, HistoryTable::default()).with_reconnect(url.clone());
     Migrator::new(
         driver,
         load(dir, Dialect::Postgres),
