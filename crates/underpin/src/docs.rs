@@ -2,7 +2,6 @@
 //! scratch database), render the documents, then write them or compare them with the files
 //! already in the output folder.
 
-use std::future::Future;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -21,6 +20,7 @@ use crate::cli::{DocsArgs, GlobalArgs};
 use crate::exit;
 use crate::render::{CliError, Output};
 use crate::settings::Settings;
+use crate::signals::Signals;
 
 /// The file in the output folder that lists every file `underpin docs` wrote there. A later
 /// run removes a listed file that the schema no longer produces (a dropped table's diagram),
@@ -379,41 +379,6 @@ fn describe(scratch: &ScratchDatabase, source: &ScratchSource) -> String {
 
 fn interrupted_error() -> CliError {
     CliError::Interrupted("the scratch database was removed".to_string())
-}
-
-/// Ctrl-C (SIGINT) and SIGTERM, caught from the moment `listen` returns.
-struct Signals {
-    interrupt: tokio::signal::unix::Signal,
-    terminate: tokio::signal::unix::Signal,
-}
-
-impl Signals {
-    fn listen() -> Result<Signals, CliError> {
-        use tokio::signal::unix::{SignalKind, signal};
-        let listen = |kind: SignalKind, name: &str| {
-            signal(kind).map_err(|e| CliError::Io(format!("cannot listen for {name}: {e}")))
-        };
-        Ok(Signals {
-            interrupt: listen(SignalKind::interrupt(), "SIGINT")?,
-            terminate: listen(SignalKind::terminate(), "SIGTERM")?,
-        })
-    }
-
-    /// Completes when either signal arrives (or arrived since `listen`).
-    async fn recv(&mut self) {
-        tokio::select! {
-            _ = self.interrupt.recv() => {}
-            _ = self.terminate.recv() => {}
-        }
-    }
-
-    /// Returns whether a signal arrived since `listen`, without waiting.
-    fn arrived(&mut self) -> bool {
-        let waker = std::task::Waker::noop();
-        let mut context = std::task::Context::from_waker(waker);
-        let pending = std::pin::pin!(self.recv());
-        pending.poll(&mut context).is_ready()
-    }
 }
 
 async fn apply_and_read(

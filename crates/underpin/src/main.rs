@@ -8,6 +8,7 @@ mod migrate;
 mod new;
 mod render;
 mod settings;
+mod signals;
 
 use std::process::ExitCode;
 
@@ -49,7 +50,15 @@ fn main() -> ExitCode {
     };
     let outcome = runtime.block_on(async {
         match cli.command {
-            Command::Migrate(args) => migrate::run(&cli.global, args, &output).await,
+            Command::Migrate(args) => {
+                // Ending the run drops the connection, so the server rolls back the running
+                // migration's transaction and frees the lock. This adds the message and 130.
+                let mut signals = signals::Signals::listen()?;
+                tokio::select! {
+                    outcome = migrate::run(&cli.global, args, &output) => outcome,
+                    () = signals.recv() => Err(render::CliError::Interrupted(migrate::INTERRUPTED.to_string())),
+                }
+            }
             Command::Docs(args) => docs::run(&cli.global, args, &output).await,
         }
     });

@@ -30,6 +30,9 @@ struct Context {
     protected: bool,
 }
 
+/// The message on Ctrl-C or SIGTERM: the state an interrupted run leaves behind.
+pub const INTERRUPTED: &str = "the database rolls back the running migration and frees the lock as the connection closes; a no-transaction migration keeps the statements that completed, and `underpin migrate up` resumes it";
+
 pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Result<u8, CliError> {
     let context = resolve(global, &args)?;
 

@@ -264,6 +264,49 @@ fn start_and_kill_runner(project: &Project, db: &PgDb) -> Instant {
 }
 
 #[test]
+fn interrupted_runner_exits_130_and_rolls_back() {
+    // Ctrl-C and SIGTERM end the run with 130 and a message. The server rolls the running
+    // migration back and frees the lock with the session.
+    for signal in ["INT", "TERM"] {
+        let db = PgDb::create(&format!("interrupted_{}", signal.to_lowercase()));
+        let project = sleeping_project();
+        let mut command = project.spawnable();
+        std::os::unix::process::CommandExt::process_group(&mut command, 0);
+        command.args(["migrate", "--database-url", &db.url, "up"]);
+        let running = Spawned::start(command, format!("underpin migrate up, then SIG{signal}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !db.table_exists("t") || db.strings("SELECT count(*)::text FROM pg_stat_activity WHERE query LIKE '%pg_sleep(30)%' AND pid <> pg_backend_pid()") != ["1"] {
+            assert!(Instant::now() < deadline, "the runner never reached the sleeping migration");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+
+        running.signal_group(signal);
+        let mut running = running;
+        let outcome = running.wait(Duration::from_secs(20));
+
+        outcome
+            .expect_code(130)
+            .stderr_contains("interrupted; the database rolls back the running migration");
+        assert_eq!(db.history(), ["1:applied"], "{outcome}");
+        assert!(!db.table_exists("killed_marker"), "{outcome}");
+        // The server notices the closed connection at its next client check (1 s).
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let status = project.migrate(&db.url, &["lock", "status"]);
+            if status
+                .expect_success()
+                .stdout
+                .contains("the migration lock is free")
+            {
+                break;
+            }
+            assert!(Instant::now() < deadline, "the lock outlived the run\n{status}");
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+#[test]
 fn killed_runner_leaves_nothing_behind() {
     let db = PgDb::create("killed_runner");
     let project = sleeping_project();
