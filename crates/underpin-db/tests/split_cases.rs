@@ -2,7 +2,7 @@
 //! correct splitter gives.
 
 use underpin_db::sql::{
-    Dialect, LongIdentifier, TxRequirement, classify, long_identifiers, split_statements,
+    Dialect, LongIdentifier, TxRequirement, classify, long_identifiers, split_statements, unclosed,
 };
 
 const AUDIT_FUNCTION: &str =
@@ -256,4 +256,57 @@ fn long_identifier_quoted_escapes_unescaped() {
     assert_eq!(found.len(), 1);
     assert_eq!(found[0].name, format!("{}\"x", "a".repeat(62)));
     assert_eq!(found[0].bytes, 64);
+}
+
+/// What is left open, and the line and column where it starts.
+type Opening = Option<(&'static str, u32, u32)>;
+
+#[test]
+fn unclosed_tokens_are_found_where_they_open() {
+    let cases: &[(&str, Dialect, Opening)] = &[
+        (
+            "SELECT 1;\nSELECT 'abc;\n",
+            Dialect::Postgres,
+            Some(("string literal", 2, 8)),
+        ),
+        (
+            "SELECT E'it\\'s;\n",
+            Dialect::Postgres,
+            Some(("string literal", 1, 8)),
+        ),
+        (
+            "CREATE TABLE \"t (id int);",
+            Dialect::Postgres,
+            Some(("quoted identifier", 1, 14)),
+        ),
+        (
+            "DO $x$ BEGIN NULL; END $y$;",
+            Dialect::Postgres,
+            Some(("dollar-quoted body", 1, 4)),
+        ),
+        (
+            "SELECT 1; /* note /* nested */",
+            Dialect::Postgres,
+            Some(("block comment", 1, 11)),
+        ),
+        (
+            "SELECT [a FROM t;",
+            Dialect::Sqlite,
+            Some(("quoted identifier", 1, 8)),
+        ),
+        // Closed ones, and openers inside comments, literals and bodies.
+        ("SELECT 'it''s', E'a\\'b', \"q\"\"q\";", Dialect::Postgres, None),
+        ("-- it's\nSELECT 1; /* don't */", Dialect::Postgres, None),
+        (
+            "DO $$ BEGIN RAISE NOTICE 'it''s'; END $$;",
+            Dialect::Postgres,
+            None,
+        ),
+        ("SELECT $1, 'x' || $tag$;$tag$;", Dialect::Postgres, None),
+        ("SELECT 1;", Dialect::Postgres, None),
+    ];
+    for (sql, dialect, expected) in cases {
+        let found = unclosed(sql, *dialect).map(|u| (u.what, u.line, u.column));
+        assert_eq!(found, *expected, "{sql:?}");
+    }
 }

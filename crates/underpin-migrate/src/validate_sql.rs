@@ -1,7 +1,7 @@
 //! Load-time checks of a script's statements: what cannot run inside a transaction, and
 //! identifiers PostgreSQL would truncate.
 
-use underpin_db::sql::{Dialect, TxRequirement, classify, long_identifiers, split_statements};
+use underpin_db::sql::{Dialect, TxRequirement, classify, long_identifiers, split_statements, unclosed};
 
 use crate::migration::{Format, Script};
 use crate::source::{Problem, Warning};
@@ -17,6 +17,29 @@ pub fn check_script(script: &Script, format: Format, dialect: Dialect) -> Vec<Pr
     // Built only when there is something to report: formatting a path for each of a
     // thousand clean files is a measurable part of a no-op `up`.
     let path = || script.path.display().to_string();
+
+    // Statement by statement, an unclosed quote would let the statements before it run and
+    // then fail. In one transaction the server rejects the whole script instead, and a
+    // script written for `standard_conforming_strings = off` may look unclosed to the lexer.
+    if !script.transaction
+        && let Some(open) = unclosed(&script.sql, dialect)
+    {
+        let closer = match open.what {
+            "string literal" => "`'`",
+            "quoted identifier" => "quote",
+            "dollar-quoted body" => "`$tag$`",
+            _ => "`*/`",
+        };
+        problems.push(Problem {
+            path: path(),
+            line: Some(script.first_line + open.line - 1),
+            message: format!(
+                "the {} that starts at column {} is never closed, so it runs to the end of the script",
+                open.what, open.column
+            ),
+            fix: format!("add the closing {closer}, or remove the stray opening one"),
+        });
+    }
 
     for statement in split_statements(&script.sql, dialect) {
         let line = script.first_line + statement.line - 1;

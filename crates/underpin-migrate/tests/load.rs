@@ -517,3 +517,30 @@ fn special_and_dangling_files_are_problems() {
         "{found:?}"
     );
 }
+
+#[test]
+fn unclosed_quote_in_no_transaction_migration() {
+    // Statement by statement, the first statement would run before the second failed.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[(
+            "1_a.sql",
+            "-- migrate:up transaction:false\nCREATE TABLE a (id int);\nSELECT $x$ never closed;\n",
+        )],
+    );
+    let found = problems(dir.path());
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert!(
+        found[0].contains("1_a.sql:3: the dollar-quoted body that starts at column 8 is never closed"),
+        "{found:?}"
+    );
+    assert!(found[0].contains("add the closing `$tag$`"), "{found:?}");
+
+    // In one transaction the server rejects the whole script, so nothing is reported.
+    write_files(
+        dir.path(),
+        &[("1_a.sql", "CREATE TABLE a (id int);\nSELECT 'open;\n")],
+    );
+    load_dir(dir.path(), LoadOptions::default()).unwrap();
+}

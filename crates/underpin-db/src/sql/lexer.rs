@@ -69,6 +69,10 @@ pub(crate) struct Lexer<'a> {
     bytes: &'a [u8],
     pos: usize,
     dialect: Dialect,
+    /// Set by a scanner that reaches the end of input without the token's closing quote.
+    ran_out: std::cell::Cell<bool>,
+    /// The last token that was never closed, so it runs to the end of input.
+    unclosed: Option<Token>,
 }
 
 impl<'a> Lexer<'a> {
@@ -77,7 +81,21 @@ impl<'a> Lexer<'a> {
             bytes: source.as_bytes(),
             pos: 0,
             dialect,
+            ran_out: std::cell::Cell::new(false),
+            unclosed: None,
         }
+    }
+
+    /// Returns the token that was never closed (a literal, quoted identifier, dollar-quoted
+    /// body or block comment), once the iterator has reached it.
+    pub(crate) fn unclosed(&self) -> Option<Token> {
+        self.unclosed
+    }
+
+    /// Notes that a scanner ran out of input before the closing quote, and returns the end.
+    fn end_of_input(&self) -> usize {
+        self.ran_out.set(true);
+        self.bytes.len()
     }
 
     fn peek(&self, at: usize) -> Option<u8> {
@@ -167,7 +185,7 @@ impl<'a> Lexer<'a> {
                 .iter()
                 .position(|&b| b == b'\'' || (backslash_escapes && b == b'\\'))
             else {
-                return self.bytes.len();
+                return self.end_of_input();
             };
             let at = i + found;
             if self.bytes[at] == b'\\' {
@@ -215,7 +233,7 @@ impl<'a> Lexer<'a> {
         let mut i = from;
         loop {
             let Some(found) = self.bytes[i..].iter().position(|&b| b == quote) else {
-                return self.bytes.len();
+                return self.end_of_input();
             };
             let at = i + found;
             if self.peek(at + 1) == Some(quote) {
@@ -230,7 +248,7 @@ impl<'a> Lexer<'a> {
     fn scan_bracket(&self, start: usize) -> usize {
         match self.bytes[start..].iter().position(|&b| b == b']') {
             Some(found) => start + found + 1,
-            None => self.bytes.len(),
+            None => self.end_of_input(),
         }
     }
 
@@ -296,7 +314,7 @@ impl<'a> Lexer<'a> {
             }
             i = at + 1;
         }
-        self.bytes.len()
+        self.end_of_input()
     }
 
     /// Scans a numeric literal, taking any letters, digits, `_` and `.` glued to it so that
@@ -352,10 +370,15 @@ impl Iterator for Lexer<'_> {
             return None;
         }
         let start = self.pos;
+        self.ran_out.set(false);
         let (kind, end) = self.scan_token(start);
         debug_assert!(end > start, "a token must consume input");
         self.pos = end;
-        Some(Token { kind, start, end })
+        let token = Token { kind, start, end };
+        if self.ran_out.get() || kind == TokenKind::UnterminatedBlockComment {
+            self.unclosed = Some(token);
+        }
+        Some(token)
     }
 }
 

@@ -69,6 +69,41 @@ pub fn classify(statement: &str, dialect: Dialect) -> TxRequirement {
     classify::classify(statement, dialect)
 }
 
+/// A string literal, quoted identifier, dollar-quoted body or block comment that a script
+/// never closes, with where it starts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Unclosed {
+    /// `string literal`, `quoted identifier`, `dollar-quoted body` or `block comment`.
+    pub what: &'static str,
+    /// 1-based line and column (in characters) of its opening quote or `/*`.
+    pub line: u32,
+    pub column: u32,
+}
+
+/// Finds a literal, quoted identifier, dollar-quoted body or block comment that the script
+/// never closes. It runs to the end of the script, and the server rejects the statement.
+pub fn unclosed(sql: &str, dialect: Dialect) -> Option<Unclosed> {
+    // Only these bytes open something that needs closing, so most scripts are skipped here.
+    if !sql
+        .bytes()
+        .any(|b| matches!(b, b'\'' | b'"' | b'$' | b'/' | b'[' | b'`'))
+    {
+        return None;
+    }
+    let mut lexer = lexer::Lexer::new(sql, dialect);
+    for _ in lexer.by_ref() {}
+    let token = lexer.unclosed()?;
+    let what = match token.kind {
+        lexer::TokenKind::String => "string literal",
+        lexer::TokenKind::QuotedIdentifier => "quoted identifier",
+        lexer::TokenKind::DollarString => "dollar-quoted body",
+        lexer::TokenKind::UnterminatedBlockComment => "block comment",
+        _ => return None,
+    };
+    let (line, column) = line_column(sql, token.start);
+    Some(Unclosed { what, line, column })
+}
+
 /// Identifier longer than a byte limit, with where it starts.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LongIdentifier {
