@@ -50,6 +50,7 @@ pub struct AppliedMigration {
     pub checksum: String,
     pub checksum_algorithm: String,
     pub status: RowStatus,
+    /// When the row was last written, RFC 3339 in UTC (`2026-12-05T02:55:23.949823Z`).
     pub applied_at: String,
     pub execution_ms: i64,
     pub applied_by: String,

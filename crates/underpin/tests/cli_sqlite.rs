@@ -207,6 +207,14 @@ fn status_json_is_one_object() {
     let outcome = project.migrate(DB, &["status", "--format", "json"]);
 
     let report = outcome.expect_success().json();
+    let applied_at = report["migrations"][0]["applied"]["applied_at"]
+        .as_str()
+        .expect("applied_at");
+    let parsed: Result<jiff::Timestamp, _> = applied_at.parse();
+    assert!(
+        parsed.is_ok(),
+        "applied_at `{applied_at}` is not RFC 3339\n{outcome}"
+    );
     let migrations = report["migrations"]
         .as_array()
         .unwrap_or_else(|| panic!("no migrations array\n{outcome}"));

@@ -553,7 +553,10 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
-        self.read_rows("applied_at::text, execution_ms, applied_by, error")
+        // RFC 3339 in UTC, which JSON consumers parse without knowing PostgreSQL's format.
+        let applied_at =
+            r#"pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#;
+        self.read_rows(&format!("{applied_at}, execution_ms, applied_by, error"))
             .await
     }
 

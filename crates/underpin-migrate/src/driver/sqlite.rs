@@ -55,7 +55,7 @@ impl Queries {
 )"
             ),
             select: format!(
-                "SELECT version, name, checksum, checksum_algorithm, status, applied_at, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error FROM {name}"
+                "SELECT version, name, checksum, checksum_algorithm, status, replace(replace(applied_at, ' ', 'T'), '+00', 'Z') AS applied_at, execution_ms, applied_by, statements_done, statements_total, progress_checksum, error FROM {name}"
             ),
             row_exists: format!("SELECT EXISTS (SELECT 1 FROM {name} WHERE version = ?1)"),
             insert: format!("INSERT INTO {name} ({columns}) VALUES ({values})"),
