@@ -47,13 +47,28 @@ pub struct ServerError {
 
 impl ServerError {
     pub fn from_sqlx(error: &sqlx::Error) -> ServerError {
+        if let sqlx::Error::Io(io) = error {
+            return ServerError {
+                message: format!(
+                    "the connection to the server was lost ({io}): the server ended the session (`pg_terminate_backend`, `underpin migrate lock release`, a restart) or the network dropped it"
+                ),
+                hint: Some(SESSION_LOST_ADVICE.to_string()),
+                ..ServerError::default()
+            };
+        }
         if let sqlx::Error::Database(db) = error {
             if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+                // Class 57 (operator intervention) ends the session: admin_shutdown,
+                // crash_shutdown, cannot_connect_now.
+                let session_ended = pg.code().starts_with("57P");
                 return ServerError {
                     code: Some(pg.code().to_string()),
                     message: pg.message().to_string(),
                     detail: pg.detail().map(str::to_string),
-                    hint: pg.hint().map(str::to_string),
+                    hint: pg
+                        .hint()
+                        .map(str::to_string)
+                        .or_else(|| session_ended.then(|| SESSION_LOST_ADVICE.to_string())),
                     context: pg.r#where().map(str::to_string),
                     position: match pg.position() {
                         Some(sqlx::postgres::PgErrorPosition::Original(position)) => Some(position),
@@ -73,6 +88,9 @@ impl ServerError {
         }
     }
 }
+
+/// What to do after the session ended in the middle of a run.
+const SESSION_LOST_ADVICE: &str = "a transactional migration that was running is rolled back, and a no-transaction one keeps the statements it recorded; `underpin migrate status` shows where the run stopped, and `underpin migrate up` continues from there";
 
 impl std::fmt::Display for ServerError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -166,7 +184,26 @@ pub(crate) fn leading_keywords(statement: &str) -> Option<String> {
 
 #[cfg(test)]
 mod tests {
-    use super::leading_keywords;
+    use super::{ServerError, leading_keywords};
+
+    #[test]
+    fn lost_connection_says_what_happened() {
+        let eof = std::io::Error::new(
+            std::io::ErrorKind::UnexpectedEof,
+            "expected to read 5 bytes, got 0 bytes at EOF",
+        );
+        let error = ServerError::from_sqlx(&sqlx::Error::Io(eof));
+        assert!(
+            error.message.starts_with("the connection to the server was lost"),
+            "{error}"
+        );
+        assert!(error.message.contains("got 0 bytes at EOF"), "{error}");
+        assert!(
+            error
+                .hint
+                .is_some_and(|hint| hint.contains("`underpin migrate up` continues"))
+        );
+    }
 
     #[test]
     fn leading_keywords_stop_at_punctuation() {
