@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use underpin_migrate::source::read_dir;
-use underpin_migrate::{Format, LoadOptions, load_files};
+use underpin_migrate::{Format, LoadOptions, Migration, load_files};
 
 use crate::render::CliError;
 
@@ -22,7 +22,7 @@ pub fn create(dir: &Path, name: &str, no_transaction: bool) -> Result<Vec<PathBu
         .and_then(|set| set.format)
         .unwrap_or(Format::Native);
     let versions: Vec<String> = existing
-        .map(|set| set.migrations.iter().map(|m| m.version.to_string()).collect())
+        .map(|set| set.migrations.iter().map(written_version).collect())
         .unwrap_or_default();
     let version = next_version(&versions);
 
@@ -82,14 +82,45 @@ pub fn create(dir: &Path, name: &str, no_transaction: bool) -> Result<Vec<PathBu
     Ok(outputs.into_iter().map(|(path, _)| path).collect())
 }
 
+/// Returns the version as the file or folder name writes it (`0002`, `1.1`), which keeps the
+/// zero padding that the parsed version drops.
+fn written_version(migration: &Migration) -> String {
+    let named = match migration.format {
+        Format::Diesel => migration.up.path.parent(),
+        _ => Some(migration.up.path.as_path()),
+    };
+    let name = named
+        .and_then(Path::file_name)
+        .map(|name| name.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let name = match migration.format {
+        Format::Flyway => name.strip_prefix(['V', 'v']).unwrap_or(&name),
+        _ => name.as_str(),
+    };
+    let written: String = name
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    match written.trim_end_matches('.') {
+        "" => migration.version.to_string(),
+        text => text.to_string(),
+    }
+}
+
 /// Returns a UTC timestamp `YYYYMMDDHHMMSS`, unless the folder numbers its migrations 1, 2, 3…
-/// (then the next number, zero-padded like the others).
+/// (Flyway's `1.1` counts as 1): then the number after the largest, padded with zeros to the
+/// width that the largest is written with.
 fn next_version(existing: &[String]) -> String {
     let timestamp = jiff::Timestamp::now().strftime("%Y%m%d%H%M%S").to_string();
-    let sequence: Vec<u128> = existing
+    let sequence: Vec<(u128, usize)> = existing
         .iter()
-        .filter(|v| v.len() < 10 && v.bytes().all(|b| b.is_ascii_digit()))
-        .filter_map(|v| v.parse().ok())
+        .filter_map(|v| {
+            let first = v.split('.').next().unwrap_or(v);
+            let small = first.len() < 10 && first.bytes().all(|b| b.is_ascii_digit());
+            small
+                .then(|| first.parse().ok().map(|n| (n, first.len())))
+                .flatten()
+        })
         .collect();
     if existing.is_empty() || sequence.len() != existing.len() {
         // Two `new` calls within one second would collide; bump past the newest.
@@ -101,8 +132,8 @@ fn next_version(existing: &[String]) -> String {
         let now: u128 = timestamp.parse().unwrap_or(0);
         return now.max(newest + 1).to_string();
     }
-    let next = sequence.iter().max().copied().unwrap_or(0) + 1;
-    format!("{next:0width$}", width = 4)
+    let (largest, width) = sequence.iter().max().copied().unwrap_or((0, 1));
+    format!("{:0width$}", largest + 1)
 }
 
 /// Lower-case words joined by `_`; rejects names that would leave nothing.
@@ -137,8 +168,13 @@ mod tests {
 
     #[test]
     fn sequence_folders_continue_numbering() {
-        assert_eq!(next_version(&["1".into(), "2".into()]), "0003");
-        assert_eq!(next_version(&[]).len(), 14);
-        assert_eq!(next_version(&["20991231235959".into()]), "20991231235960");
+        let next =
+            |versions: &[&str]| next_version(&versions.iter().map(|v| v.to_string()).collect::<Vec<_>>());
+        assert_eq!(next(&["1", "2"]), "3");
+        assert_eq!(next(&["0001", "0002"]), "0003");
+        assert_eq!(next(&["1", "1.1", "2"]), "3");
+        assert_eq!(next(&["0009"]), "0010");
+        assert_eq!(next(&[]).len(), 14);
+        assert_eq!(next(&["20991231235959"]), "20991231235960");
     }
 }

@@ -434,6 +434,23 @@ fn new_in_sqlx_folder_creates_pair() {
 }
 
 #[test]
+fn new_keeps_unpadded_and_flyway_numbering() {
+    let sqlx = Project::new();
+    sqlx.write("migrations/1_a.up.sql", "CREATE TABLE a (id INTEGER);\n");
+    sqlx.run(&["migrate", "new", "b"]).expect_success();
+    let names = file_names(&sqlx.migrations_dir());
+    assert!(names.contains(&"2_b.up.sql".to_string()), "{names:?}");
+
+    let flyway = Project::new();
+    flyway.write("migrations/V1__a.sql", "CREATE TABLE a (id INTEGER);\n");
+    flyway.write("migrations/V1.1__b.sql", "CREATE TABLE b (id INTEGER);\n");
+    flyway.write("migrations/V2__c.sql", "CREATE TABLE c (id INTEGER);\n");
+    flyway.run(&["migrate", "new", "d"]).expect_success();
+    let names = file_names(&flyway.migrations_dir());
+    assert!(names.contains(&"V3__d.sql".to_string()), "{names:?}");
+}
+
+#[test]
 fn new_in_sequence_folder_continues_numbering() {
     let project = Project::new();
     project.native("0001_first.sql", "CREATE TABLE first (id INTEGER);", None);

@@ -89,7 +89,7 @@ impl ServerError {
     }
 }
 
-/// What to do after the session ended in the middle of a run.
+/// Advice for a run whose session ended midway.
 const SESSION_LOST_ADVICE: &str = "a transactional migration that was running is rolled back, and a no-transaction one keeps the statements it recorded; `underpin migrate status` shows where the run stopped, and `underpin migrate up` continues from there";
 
 impl std::fmt::Display for ServerError {
