@@ -97,21 +97,34 @@ impl Default for LoadOptions {
 /// Reads every file of a migrations folder and one level of subfolders (diesel keeps each
 /// migration in a folder). Hidden entries are skipped.
 pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
-    let folder_problem = |message: String| LoadError {
+    let folder_problem = |message: String, fix: &str| LoadError {
         problems: vec![Problem {
             path: dir.display().to_string(),
             line: None,
             message,
-            fix: "pass the migrations folder with --dir or set `dir` under [migrate] in underpin.toml"
-                .to_string(),
+            fix: fix.to_string(),
         }],
     };
-    let entries = std::fs::read_dir(dir)
-        .map_err(|e| folder_problem(format!("cannot read the migrations folder: {e}")))?;
+    let entries = std::fs::read_dir(dir).map_err(|e| {
+        let fix = match e.kind() {
+            std::io::ErrorKind::NotFound => {
+                "create it (`underpin migrate new NAME` does), or pass the migrations folder with --dir or `dir` under [migrate] in underpin.toml"
+            }
+            std::io::ErrorKind::NotADirectory => "--dir (or `dir` under [migrate]) must name a folder, not a file",
+            std::io::ErrorKind::PermissionDenied => "make the folder readable and searchable by this user",
+            _ => "pass the migrations folder with --dir or set `dir` under [migrate] in underpin.toml",
+        };
+        folder_problem(format!("cannot read the migrations folder: {e}"), fix)
+    })?;
 
     let mut listed: Vec<(PathBuf, String, EntryKind)> = Vec::new();
     for entry in entries {
-        let entry = entry.map_err(|e| folder_problem(format!("cannot list the folder: {e}")))?;
+        let entry = entry.map_err(|e| {
+            folder_problem(
+                format!("cannot list the folder: {e}"),
+                "check that the folder is readable and its file system healthy",
+            )
+        })?;
         let name = entry.file_name().to_string_lossy().into_owned();
         if name.starts_with('.') {
             continue;
@@ -119,8 +132,12 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
         let path = entry.path();
         match EntryKind::of(&entry) {
             EntryKind::Folder => {
-                let inner = std::fs::read_dir(&path)
-                    .map_err(|e| folder_problem(format!("cannot read {}: {e}", path.display())))?;
+                let inner = std::fs::read_dir(&path).map_err(|e| {
+                    folder_problem(
+                        format!("cannot read {}: {e}", path.display()),
+                        "make the subfolder readable and searchable by this user, or move it out of the migrations folder",
+                    )
+                })?;
                 for inner_entry in inner.flatten() {
                     let inner_name = inner_entry.file_name().to_string_lossy().into_owned();
                     let kind = EntryKind::of(&inner_entry);
@@ -324,6 +341,7 @@ pub fn load_files(mut files: Vec<SourceFile>, options: LoadOptions) -> Result<Mi
         migrations: Vec::new(),
     };
 
+    loader.warn_upper_case_extensions(&files);
     let format = detect_format(&files);
     let files = match format {
         Some(Format::Diesel) | None => files,
@@ -417,6 +435,24 @@ impl Loader {
                     None
                 }
             },
+        }
+    }
+
+    /// Warns about files named like SQL with another case (`.SQL`, `.Sql`), which no layout
+    /// reads, so they would otherwise be skipped without a word.
+    fn warn_upper_case_extensions(&mut self, files: &[SourceFile]) {
+        for file in files {
+            let name = file.relative.as_str();
+            let split = name.len().saturating_sub(4);
+            let extension = name.get(split..).unwrap_or("");
+            if extension.eq_ignore_ascii_case(".sql") && extension != ".sql" {
+                self.warnings.push(Problem {
+                    path: file.display.display().to_string(),
+                    line: None,
+                    message: format!("not read: only files ending in `.sql` are migrations, and this one ends in `{extension}`"),
+                    fix: "rename it to end in `.sql`, or move it out of the folder".to_string(),
+                });
+            }
         }
     }
 

@@ -544,3 +544,34 @@ fn unclosed_quote_in_no_transaction_migration() {
     );
     load_dir(dir.path(), LoadOptions::default()).unwrap();
 }
+
+#[test]
+fn folder_errors_name_their_own_fix() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = load_dir(&dir.path().join("nope"), LoadOptions::default()).unwrap_err();
+    assert!(missing.problems[0].fix.starts_with("create it"), "{missing}");
+
+    let file = dir.path().join("file.sql");
+    std::fs::write(&file, "SELECT 1;").unwrap();
+    let not_folder = load_dir(&file, LoadOptions::default()).unwrap_err();
+    assert!(
+        not_folder.problems[0]
+            .fix
+            .contains("must name a folder, not a file"),
+        "{not_folder}"
+    );
+}
+
+#[test]
+fn upper_case_extension_warns() {
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &[("1_a.sql", "SELECT 1;"), ("2_b.SQL", "SELECT 2;")]);
+    let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
+    assert_eq!(set.migrations.len(), 1);
+    assert_eq!(set.warnings.len(), 1, "{:?}", set.warnings);
+    assert!(
+        set.warnings[0].message.contains("ends in `.SQL`"),
+        "{:?}",
+        set.warnings
+    );
+}

@@ -805,3 +805,37 @@ async fn first_up_without_create_on_database() {
     pg_migrator(&app_url, dir.path()).await.run(&up()).await.unwrap();
     assert_eq!(pg_history(&url).await.len(), 1);
 }
+
+#[tokio::test]
+async fn first_up_without_create_on_schema_says_what_to_grant() {
+    let url = fresh_pg_database("no_create_schema").await;
+    let role = format!("reader_{}", std::process::id());
+    let mut admin = connect_postgres(&url).await.unwrap();
+    let database = url.expose().rsplit('/').next().unwrap().to_string();
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE \"{database}\" FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO {role}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let app_url =
+        underpin_db::DatabaseUrl::parse(&url.expose().replacen("postgres@", &format!("{role}@"), 1)).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    write_files(dir.path(), &[("1_a.sql", "CREATE TABLE a (id int);")]);
+
+    let error = pg_migrator(&app_url, dir.path())
+        .await
+        .run(&up())
+        .await
+        .unwrap_err();
+
+    let message = error.to_string();
+    assert!(
+        message.contains("creating the history table failed: [42501]"),
+        "{message}"
+    );
+    assert!(
+        message.contains("GRANT CREATE ON SCHEMA \"public\" TO <role>"),
+        "{message}"
+    );
+}

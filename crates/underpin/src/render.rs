@@ -219,6 +219,7 @@ impl Output {
         }
         for step in &report.steps {
             let verb = match (report.dry_run, step.direction) {
+                (true, Direction::Up) if step.resumed_at_statement.is_some() => "would resume",
                 (true, Direction::Up) => "would apply",
                 (true, Direction::Down) => "would roll back",
                 (false, Direction::Up) => "applied",
@@ -227,7 +228,7 @@ impl Output {
             let mode = if step.transaction { "" } else { ", no transaction" };
             let resumed = step
                 .resumed_at_statement
-                .map(|s| format!(", resumed at statement {s}"))
+                .map(|s| format!(", from statement {s}"))
                 .unwrap_or_default();
             if report.dry_run {
                 text.push_str(&format!(
@@ -325,11 +326,27 @@ impl Output {
             .iter()
             .filter(|m| m.state == State::Applied)
             .count();
+        // Each entry is counted once, so the parts add up to the total.
+        let mut counts = vec![
+            format!("{applied} applied"),
+            format!("{} pending", report.pending),
+        ];
+        for state in [
+            State::Modified,
+            State::Missing,
+            State::Baseline,
+            State::BelowBaseline,
+        ] {
+            let count = report.migrations.iter().filter(|m| m.state == state).count();
+            if count > 0 {
+                counts.push(format!("{count} {}", state.as_str().replace('_', " ")));
+            }
+        }
         text.push_str(&format!(
-            "\n{} migration{}: {applied} applied, {} pending ({} history table {})\n",
+            "\n{} migration{}: {} ({} history table {})\n",
             report.migrations.len(),
             if report.migrations.len() == 1 { "" } else { "s" },
-            report.pending,
+            counts.join(", "),
             report.backend,
             report.history_table
         ));

@@ -168,7 +168,10 @@ fn validate_edited_file_exits_one() {
     assert_eq!(report["issues"].as_array().map(Vec::len), Some(1), "{json}");
 
     // `status --exit-code` fails the same way, and the edit outranks a pending migration.
-    project.migrate(DB, &["status"]).expect_success();
+    project
+        .migrate(DB, &["status"])
+        .expect_success()
+        .stdout_contains("3 migrations: 2 applied, 0 pending, 1 modified");
     project.migrate(DB, &["status", "--exit-code"]).expect_code(1);
     project.native("004_later.sql", "SELECT 1;", None);
     project.migrate(DB, &["status", "--exit-code"]).expect_code(1);

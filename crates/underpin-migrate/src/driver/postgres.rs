@@ -528,7 +528,9 @@ impl Driver for PostgresDriver {
             .await?
         {
             let sql = format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.table.schema));
-            self.execute(sql, "creating the history table's schema").await?;
+            self.execute(sql, "creating the history table's schema")
+                .await
+                .map_err(|e| with_privilege_hint(e, &self.table.schema))?;
         }
         let sql = format!(
             "CREATE TABLE IF NOT EXISTS {name} (
@@ -548,7 +550,9 @@ impl Driver for PostgresDriver {
 COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit by hand; use underpin migrate.'",
             name = self.name
         );
-        self.execute(sql, "creating the history table").await?;
+        self.execute(sql, "creating the history table")
+            .await
+            .map_err(|e| with_privilege_hint(e, &self.table.schema))?;
         Ok(())
     }
 
@@ -779,6 +783,23 @@ async fn run_statements(conn: &mut PgConnection, statements: &[&str]) -> Result<
             })?;
     }
     Ok(())
+}
+
+/// Adds what to grant to a permission error (SQLSTATE 42501) from creating the history
+/// table or its schema.
+fn with_privilege_hint(error: DriverError, schema: &str) -> DriverError {
+    match error {
+        DriverError::Database { action, mut error } if error.code.as_deref() == Some("42501") => {
+            if error.hint.is_none() {
+                error.hint = Some(format!(
+                    "the role needs CREATE on the schema (`GRANT CREATE ON SCHEMA {} TO <role>`) or, for a new schema, on the database; or put the history table in a schema it may create in with --schema",
+                    quote_ident(schema)
+                ));
+            }
+            DriverError::Database { action, error }
+        }
+        other => other,
+    }
 }
 
 fn row_to_applied(row: &PgRow) -> Result<AppliedMigration, DriverError> {
