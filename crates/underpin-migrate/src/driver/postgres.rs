@@ -358,7 +358,12 @@ impl PostgresDriver {
                     .ok()
                     .and_then(|row| row.try_get::<bool, _>(0).ok());
                 released = unlocked == Some(true) && sqlx::raw_sql("COMMIT").execute(&mut conn).await.is_ok();
-                pinned.push(conn);
+                // A committed connection has no transaction left to roll back.
+                if released {
+                    let _ = conn.close().await;
+                } else {
+                    pinned.push(conn);
+                }
                 break;
             }
             pinned.push(conn);
