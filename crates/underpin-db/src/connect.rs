@@ -43,6 +43,11 @@ fn describe(error: &sqlx::Error) -> String {
                 "28000" => "; check the user name, and that pg_hba.conf allows this user and host",
                 "42501" => "; grant the user the privilege, or connect as a user who has it",
                 "53300" => "; the server has no free connection slots, try again or raise max_connections",
+                // PgBouncer rejects startup parameters it does not know, and sqlx sends
+                // extra_float_digits.
+                "08P01" if db.message().contains("unsupported startup parameter") => {
+                    "; this is a pooler: add `ignore_startup_parameters = extra_float_digits` to its configuration (pgbouncer.ini)"
+                }
                 _ => "",
             };
             format!("{} (SQLSTATE {code}){fix}", db.message())

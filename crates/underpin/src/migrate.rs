@@ -8,8 +8,8 @@ use underpin_db::sql::Dialect;
 use underpin_db::{Backend, DatabaseUrl, connect_postgres, connect_sqlite_with};
 use underpin_migrate::driver::LockHolder;
 use underpin_migrate::{
-    Driver, Event, HistoryTable, LoadOptions, MigrateError, Migrator, PostgresDriver, Request, RunOptions,
-    SqliteDriver, Version, load_dir,
+    Driver, Event, HistoryTable, LoadOptions, MigrateError, MigrationSet, Migrator, PostgresDriver, Request,
+    RunOptions, SqliteDriver, Version, load_dir,
 };
 
 use crate::cli::{GlobalArgs, LockCommand, MigrateArgs, MigrateCommand, OutputFormat};
@@ -52,15 +52,21 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Res
         Backend::Sqlite => Dialect::Sqlite,
     };
 
-    // Files are read and checked before any connection is opened.
-    let set = load_dir(
-        &context.dir,
-        LoadOptions {
-            dialect,
-            require_down: context.require_down,
-        },
-    )
-    .map_err(MigrateError::from)?;
+    // Files are read and checked before any connection is opened. The lock commands never
+    // need them, so an operator can inspect or free a lock without the folder, or while it
+    // is broken.
+    let set = if matches!(args.command, MigrateCommand::Lock { .. }) {
+        MigrationSet::default()
+    } else {
+        load_dir(
+            &context.dir,
+            LoadOptions {
+                dialect,
+                require_down: context.require_down,
+            },
+        )
+        .map_err(MigrateError::from)?
+    };
 
     let rollback = matches!(
         args.command,

@@ -97,11 +97,12 @@ fn written_version(migration: &Migration) -> String {
         Format::Flyway => name.strip_prefix(['V', 'v']).unwrap_or(&name),
         _ => name.as_str(),
     };
+    // Dashes belong to diesel's timestamps (`2024-07-30-140000`), which are no sequence.
     let written: String = name
         .chars()
-        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .take_while(|c| c.is_ascii_digit() || *c == '.' || *c == '-')
         .collect();
-    match written.trim_end_matches('.') {
+    match written.trim_end_matches(['.', '-']) {
         "" => migration.version.to_string(),
         text => text.to_string(),
     }
@@ -176,5 +177,7 @@ mod tests {
         assert_eq!(next(&["0009"]), "0010");
         assert_eq!(next(&[]).len(), 14);
         assert_eq!(next(&["20991231235959"]), "20991231235960");
+        // diesel's dashed timestamps continue as timestamps, not as the sequence 2024, 2025.
+        assert_eq!(next(&["2024-07-30-140000"]).len(), 14);
     }
 }

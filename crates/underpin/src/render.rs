@@ -384,7 +384,7 @@ impl Output {
         }
         let mut text = String::new();
         for version in &report.checksums_updated {
-            text.push_str(&format!("accepted the edited file of version {version}\n"));
+            text.push_str(&format!("recorded the file of version {version} as it is now\n"));
         }
         for version in &report.rows_removed {
             text.push_str(&format!("removed the history row of version {version}\n"));

@@ -295,3 +295,23 @@ fn uncontended_run_reports_no_wait() {
     assert_eq!(report["waited_for_lock_ms"], 0, "{json}");
     assert!(report.get("lock_holder_seen").is_none(), "{json}");
 }
+
+#[test]
+fn lock_commands_work_without_a_valid_folder() {
+    // An operator with only a URL, or a broken folder, can still inspect and free the lock.
+    let db = PgDb::create("lock_no_folder");
+    let project = Project::new();
+    project
+        .migrate(&db.url, &["lock", "status"])
+        .expect_success()
+        .stdout_contains("the migration lock is free");
+
+    project.native("1_a.sql", "SELECT 1;", None);
+    project.native("01_b.sql", "SELECT 2;", None);
+    project.migrate(&db.url, &["validate"]).expect_code(1);
+    project
+        .migrate(&db.url, &["lock", "status"])
+        .expect_success()
+        .stdout_contains("the migration lock is free");
+    project.migrate(&db.url, &["lock", "release"]).expect_success();
+}

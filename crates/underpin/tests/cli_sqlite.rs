@@ -136,7 +136,7 @@ fn unknown_checksum_algorithm_warns_until_repaired() {
     project
         .migrate(DB, &["repair"])
         .expect_success()
-        .stdout_contains("accepted the edited file of version 2");
+        .stdout_contains("recorded the file of version 2 as it is now");
     let after = project.migrate(DB, &["validate"]);
     after.expect_success();
     assert!(!after.stderr.contains("sha512-future"), "{after}");
@@ -451,6 +451,21 @@ fn new_keeps_unpadded_and_flyway_numbering() {
     flyway.run(&["migrate", "new", "d"]).expect_success();
     let names = file_names(&flyway.migrations_dir());
     assert!(names.contains(&"V3__d.sql".to_string()), "{names:?}");
+
+    // diesel's dashed timestamps are no sequence: the new migration must sort after them.
+    let diesel = Project::new();
+    diesel.write(
+        "migrations/2024-07-30-140000_a/up.sql",
+        "CREATE TABLE a (id INTEGER);\n",
+    );
+    diesel.write("migrations/2024-07-30-140000_a/down.sql", "DROP TABLE a;\n");
+    diesel.migrate(DB, &["up"]).expect_success();
+    diesel.run(&["migrate", "new", "b"]).expect_success();
+    diesel.migrate(DB, &["up"]).expect_success();
+    diesel
+        .migrate(DB, &["status"])
+        .expect_success()
+        .stdout_contains("2 migrations: 2 applied, 0 pending");
 }
 
 #[test]

@@ -155,36 +155,24 @@ pub struct LockHolder {
     /// was taken.
     pub session_started: Option<String>,
     pub state: Option<String>,
-    /// The leading keywords of the holder's current statement, such as `CREATE INDEX`. The
-    /// rest is left out because a migration's statement can carry a password.
+    /// The first keyword of the holder's current statement, such as `CREATE` (`BEGIN` for a
+    /// transactional migration, which is sent as one script). The rest is left out because
+    /// it can name tables or carry a password.
     pub command: Option<String>,
 }
 
-/// Returns the leading keywords of a statement (at most two words of letters, up to the
-/// first other character), uppercased.
-pub(crate) fn leading_keywords(statement: &str) -> Option<String> {
-    let mut words = Vec::new();
-    let mut rest = statement.trim_start();
-    while words.len() < 2 {
-        let end = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
-        if end == 0 {
-            break;
-        }
-        words.push(&rest[..end]);
-        rest = &rest[end..];
-        if !rest.starts_with(char::is_whitespace) {
-            break;
-        }
-        rest = rest.trim_start();
-    }
-    (!words.is_empty()).then(|| words.join(" ").to_ascii_uppercase())
+/// Returns the first keyword of a statement (its leading ASCII letters), uppercased.
+pub(crate) fn leading_keyword(statement: &str) -> Option<String> {
+    let rest = statement.trim_start();
+    let end = rest
+        .find(|c: char| !c.is_ascii_alphabetic())
+        .unwrap_or(rest.len());
+    (end > 0).then(|| rest[..end].to_ascii_uppercase())
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{ServerError, leading_keywords};
+    use super::{ServerError, leading_keyword};
 
     #[test]
     fn lost_connection_says_what_happened() {
@@ -206,21 +194,21 @@ mod tests {
     }
 
     #[test]
-    fn leading_keywords_stop_at_punctuation() {
+    fn leading_keyword_is_letters_only() {
         assert_eq!(
-            leading_keywords("  create index concurrently i"),
-            Some("CREATE INDEX".into())
+            leading_keyword("  create index concurrently i"),
+            Some("CREATE".into())
         );
         assert_eq!(
-            leading_keywords("BEGIN;\nALTER ROLE app PASSWORD 'x'"),
+            leading_keyword("BEGIN;\nALTER ROLE app PASSWORD 'x'"),
             Some("BEGIN".into())
         );
         assert_eq!(
-            leading_keywords("ALTER ROLE app PASSWORD 'x'"),
-            Some("ALTER ROLE".into())
+            leading_keyword("COPY secret_table FROM stdin"),
+            Some("COPY".into())
         );
-        assert_eq!(leading_keywords("'secret'"), None);
-        assert_eq!(leading_keywords(""), None);
+        assert_eq!(leading_keyword("'secret'"), None);
+        assert_eq!(leading_keyword(""), None);
     }
 }
 
@@ -239,6 +227,11 @@ impl std::fmt::Display for LockHolder {
         }
         if let Some(started) = &self.session_started {
             write!(f, ", session started {started}")?;
+        }
+        match (self.state.as_deref(), self.command.as_deref()) {
+            (Some(state), Some(command)) if state != "idle" => write!(f, ", {state}: {command}")?,
+            (Some(state), _) => write!(f, ", {state}")?,
+            _ => {}
         }
         Ok(())
     }

@@ -624,7 +624,8 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     async fn lock_holders(&mut self) -> Result<Vec<LockHolder>, DriverError> {
         let sql = format!(
             "SELECT a.pid, a.usename::text AS usename, a.application_name, host(a.client_addr) AS client,
-                    a.backend_start::text AS session_started, a.state, left(a.query, 200) AS query
+                    pg_catalog.to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS session_started,
+                    a.state, left(a.query, 200) AS query
              FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'advisory' AND l.classid = {}::oid AND l.objid = {}::oid AND l.objsubid = 2
                AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
@@ -651,7 +652,7 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
                         .try_get::<Option<String>, _>("query")
                         .ok()
                         .flatten()
-                        .and_then(|query| super::leading_keywords(&query)),
+                        .and_then(|query| super::leading_keyword(&query)),
                 })
             })
             .collect()
