@@ -67,3 +67,24 @@ pub struct Migration {
     /// while everything else works.
     pub down_problems: Vec<crate::source::Problem>,
 }
+
+impl Migration {
+    /// Describes where this migration's down script goes in its layout, for messages.
+    pub fn down_location(&self) -> String {
+        let path = &self.up.path;
+        let file_name = path
+            .file_name()
+            .map(|name| name.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let beside = |name: String| path.with_file_name(name).display().to_string();
+        match self.format {
+            Format::Native => format!(
+                "a `-- migrate:down` section with statements in {}",
+                path.display()
+            ),
+            Format::Pairs => beside(file_name.replace(".up.sql", ".down.sql")),
+            Format::Diesel => beside("down.sql".to_string()),
+            Format::Flyway => beside(format!("U{}", file_name.get(1..).unwrap_or_default())),
+        }
+    }
+}

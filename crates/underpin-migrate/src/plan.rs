@@ -289,9 +289,14 @@ pub enum PlanError {
     #[error("version {0} is not a migration in this folder; `underpin migrate status` lists them")]
     UnknownVersion(Version),
     #[error(
-        "{file} (version {version}) has no down script, so it cannot be rolled back; write one, or roll back fewer migrations"
+        "{file} (version {version}) has no down script, so it cannot be rolled back\n  fix: write {write}, or roll back fewer migrations (`down --to` a later version)"
     )]
-    NoDown { version: Version, file: String },
+    NoDown {
+        version: Version,
+        file: String,
+        /// Where the down script goes in this layout.
+        write: String,
+    },
     #[error("version {version} is {}: {} of {} statements ran; finish it with `underpin migrate up` before rolling anything back", .state.as_str(), .done, .total)]
     Incomplete {
         version: Version,
@@ -461,6 +466,7 @@ fn plan_down(
             return Err(PlanError::NoDown {
                 version: entry.version.clone(),
                 file: migrations[index].up.path.display().to_string(),
+                write: migrations[index].down_location(),
             });
         }
         steps.push(Step::Revert { index });

@@ -494,6 +494,7 @@ impl<'o, D: Driver> Migrator<'o, D> {
             return Err(plan::PlanError::NoDown {
                 version: migration.version.clone(),
                 file: migration.up.path.display().to_string(),
+                write: migration.down_location(),
             }
             .into());
         };

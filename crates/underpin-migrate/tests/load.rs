@@ -575,3 +575,29 @@ fn upper_case_extension_warns() {
         set.warnings
     );
 }
+
+#[test]
+fn down_location_follows_the_layout() {
+    let cases = [
+        (
+            vec![("1_a.sql", "CREATE TABLE a (id int);")],
+            "a `-- migrate:down` section with statements in",
+        ),
+        (vec![("1_a.up.sql", "CREATE TABLE a (id int);")], "1_a.down.sql"),
+        (
+            vec![("V1.1__add_a.sql", "CREATE TABLE a (id int);")],
+            "U1.1__add_a.sql",
+        ),
+        (
+            vec![("2024-01-01-000000_a/up.sql", "CREATE TABLE a (id int);")],
+            "2024-01-01-000000_a/down.sql",
+        ),
+    ];
+    for (files, expected) in cases {
+        let dir = tempfile::tempdir().unwrap();
+        write_files(dir.path(), &files);
+        let set = load_dir(dir.path(), LoadOptions::default()).unwrap();
+        let location = set.migrations[0].down_location();
+        assert!(location.contains(expected), "{files:?}: {location}");
+    }
+}

@@ -67,6 +67,12 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Res
         )
         .map_err(MigrateError::from)?
     };
+    tracing::info!(
+        dir = %context.dir.display(),
+        migrations = set.migrations.len(),
+        format = ?set.format,
+        "loaded the migrations folder"
+    );
 
     let rollback = matches!(
         args.command,
@@ -120,6 +126,7 @@ pub async fn run(global: &GlobalArgs, args: MigrateArgs, output: &Output) -> Res
     match url.backend() {
         Backend::Postgres => {
             let conn = connect_postgres(&url).await?;
+            tracing::info!(url = %url, "connected");
             let driver = PostgresDriver::new(conn, context.table.clone()).with_reconnect(url.clone());
             execute(
                 Migrator::new(driver, set, options, table_label),

@@ -327,19 +327,28 @@ impl Output {
             .filter(|m| m.state == State::Applied)
             .count();
         // Each entry is counted once, so the parts add up to the total.
-        let mut counts = vec![
-            format!("{applied} applied"),
-            format!("{} pending", report.pending),
-        ];
+        let count = |state: State| report.migrations.iter().filter(|m| m.state == state).count();
+        let named = |state: State| format!("{} {}", count(state), state.as_str().replace('_', " "));
+        // Pending is what `up` would run, so the part that is unfinished or out of order is named.
+        let unusual: Vec<String> = [State::Partial, State::Failed, State::OutOfOrder]
+            .into_iter()
+            .filter(|state| count(*state) > 0)
+            .map(named)
+            .collect();
+        let pending = if unusual.is_empty() {
+            format!("{} pending", report.pending)
+        } else {
+            format!("{} pending ({})", report.pending, unusual.join(", "))
+        };
+        let mut counts = vec![format!("{applied} applied"), pending];
         for state in [
             State::Modified,
             State::Missing,
             State::Baseline,
             State::BelowBaseline,
         ] {
-            let count = report.migrations.iter().filter(|m| m.state == state).count();
-            if count > 0 {
-                counts.push(format!("{count} {}", state.as_str().replace('_', " ")));
+            if count(state) > 0 {
+                counts.push(named(state));
             }
         }
         text.push_str(&format!(

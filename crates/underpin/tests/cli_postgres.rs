@@ -315,3 +315,29 @@ fn lock_commands_work_without_a_valid_folder() {
         .stdout_contains("the migration lock is free");
     project.migrate(&db.url, &["lock", "release"]).expect_success();
 }
+
+#[test]
+fn status_names_partial_and_missing_down() {
+    let db = PgDb::create("status_partial");
+    let project = Project::new();
+    project.write(
+        "migrations/1_p.sql",
+        "-- migrate:up transaction:false\nCREATE TABLE p (id int);\nSELECT nope;\nSELECT 1;\n",
+    );
+    project.migrate(&db.url, &["up"]).expect_code(1);
+
+    project
+        .migrate(&db.url, &["status"])
+        .expect_success()
+        .stdout_contains("1 migration: 0 applied, 1 pending (1 partial)");
+
+    project.write(
+        "migrations/1_p.sql",
+        "-- migrate:up transaction:false\nCREATE TABLE p (id int);\nSELECT 1;\nSELECT 1;\n",
+    );
+    project.migrate(&db.url, &["up"]).expect_success();
+    project
+        .migrate(&db.url, &["down"])
+        .expect_code(1)
+        .stderr_contains("fix: write a `-- migrate:down` section with statements in");
+}
