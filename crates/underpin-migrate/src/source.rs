@@ -49,6 +49,10 @@ impl fmt::Display for Problem {
 #[derive(Debug, Clone, thiserror::Error, serde::Serialize)]
 pub struct LoadError {
     pub problems: Vec<Problem>,
+    /// Findings that alone would not stop a run, reported with the problems so that fixing
+    /// those does not reveal new ones.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
 }
 
 impl fmt::Display for LoadError {
@@ -104,6 +108,7 @@ pub fn read_dir(dir: &Path) -> Result<Vec<SourceFile>, LoadError> {
             message,
             fix: fix.to_string(),
         }],
+        warnings: Vec::new(),
     };
     let entries = std::fs::read_dir(dir).map_err(|e| {
         let fix = match e.kind() {
@@ -989,6 +994,7 @@ impl Loader {
                 .sort_by(|a, b| (&a.path, a.line).cmp(&(&b.path, b.line)));
             Err(LoadError {
                 problems: self.problems,
+                warnings: self.warnings,
             })
         }
     }

@@ -601,3 +601,25 @@ fn down_location_follows_the_layout() {
         assert!(location.contains(expected), "{files:?}: {location}");
     }
 }
+
+#[test]
+fn load_error_keeps_warnings() {
+    // Fixing the problems must not reveal warnings that were there all along.
+    let dir = tempfile::tempdir().unwrap();
+    write_files(
+        dir.path(),
+        &[
+            ("1_a.sql", "SELECT 1;"),
+            ("01_b.sql", "SELECT 2;"),
+            ("2_c.SQL", "SELECT 3;"),
+        ],
+    );
+    let error = load_dir(dir.path(), LoadOptions::default()).unwrap_err();
+    assert_eq!(error.problems.len(), 1, "{error}");
+    assert_eq!(error.warnings.len(), 1, "{:?}", error.warnings);
+    assert!(
+        error.warnings[0].message.contains("ends in `.SQL`"),
+        "{:?}",
+        error.warnings
+    );
+}

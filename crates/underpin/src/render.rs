@@ -489,11 +489,19 @@ impl Output {
             }
             if let Some(MigrateError::Load(load)) = migrate_error {
                 value["error"]["problems"] = serde_json::to_value(&load.problems).unwrap_or_default();
+                if !load.warnings.is_empty() {
+                    value["error"]["warnings"] = serde_json::to_value(&load.warnings).unwrap_or_default();
+                }
             }
             if let CliError::Run { completed, .. } = error {
                 value["completed_steps"] = serde_json::to_value(completed).unwrap_or_default();
             }
             return self.print_json(&value);
+        }
+        if let CliError::Migrate(MigrateError::Load(load)) = error {
+            for warning in &load.warnings {
+                self.warn(&warning.to_string());
+            }
         }
         let text = match error {
             CliError::Migrate(MigrateError::Sql(failure))

@@ -533,3 +533,24 @@ fn file_names(dir: &std::path::Path) -> Vec<String> {
     names.sort();
     names
 }
+
+#[test]
+fn load_error_shows_warnings_too() {
+    let project = Project::new();
+    project.native("1_a.sql", "SELECT 1;", None);
+    project.native("01_b.sql", "SELECT 2;", None);
+    project.write("migrations/2_c.SQL", "SELECT 3;");
+
+    let text = project.migrate(DB, &["validate"]);
+    text.expect_code(1)
+        .stderr_contains("warning: ")
+        .stderr_contains("ends in `.SQL`")
+        .stderr_contains("duplicate version 1");
+    let json = project.migrate(DB, &["--format", "json", "validate"]);
+    let report = json.expect_code(1).json();
+    assert_eq!(
+        report["error"]["warnings"].as_array().map(Vec::len),
+        Some(1),
+        "{json}"
+    );
+}
