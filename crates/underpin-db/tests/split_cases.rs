@@ -306,7 +306,7 @@ fn unclosed_tokens_are_found_where_they_open() {
         ("SELECT 1;", Dialect::Postgres, None),
     ];
     for (sql, dialect, expected) in cases {
-        let found = unclosed(sql, *dialect).map(|u| (u.what, u.line, u.column));
+        let found = unclosed(sql, *dialect).map(|u| (u.kind, u.line, u.column));
         assert_eq!(found, *expected, "{sql:?}");
     }
 }

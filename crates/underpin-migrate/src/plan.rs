@@ -294,7 +294,7 @@ pub enum PlanError {
     NoDown {
         version: Version,
         file: String,
-        /// Where the down script goes in this layout.
+        /// The down script's location in this layout.
         write: String,
     },
     #[error("version {version} is {}: {} of {} statements ran; finish it with `underpin migrate up` before rolling anything back", .state.as_str(), .done, .total)]

@@ -218,9 +218,8 @@ impl<'o, D: Driver> Migrator<'o, D> {
             .filter(|done| *done > 0)?;
         let ran = row.progress_checksum.as_deref()?;
         let migration = &self.set.migrations[index];
-        let statements = split_statements(&migration.up.sql, self.dialect());
-        let texts: Vec<&str> = statements.iter().map(|s| s.text).collect();
-        (ran != ProgressChecksum::of_prefix(&texts, done)).then(|| edited_progress_issue(migration, done))
+        let (progress, _) = current_progress(migration, done, self.dialect());
+        (ran != progress).then(|| edited_progress_issue(migration, done))
     }
 
     /// Plans `request` and runs it under the lock (or only plans it in a dry run).
@@ -602,12 +601,10 @@ impl<'o, D: Driver> Migrator<'o, D> {
                     // The statements that ran are taken to be the ones in the file now, so
                     // the next `up` resumes after them.
                     let migration = &self.set.migrations[index];
-                    let statements = split_statements(&migration.up.sql, self.dialect());
-                    let texts: Vec<&str> = statements.iter().map(|s| s.text).collect();
-                    let done = row.statements_done.unwrap_or(0).max(0);
-                    let progress = ProgressChecksum::of_prefix(&texts, done as usize);
+                    let done = row.statements_done.unwrap_or(0).max(0) as usize;
+                    let (progress, total) = current_progress(migration, done, self.dialect());
                     let updated = NewRow {
-                        statements_total: Some(texts.len() as i32),
+                        statements_total: Some(total as i32),
                         progress_checksum: Some(&progress),
                         error: row.error.as_deref(),
                         ..accepted_row(row, migration, &self.options.applied_by)
@@ -677,6 +674,14 @@ fn accepted_row<'a>(row: &'a AppliedMigration, migration: &'a Migration, applied
         progress_checksum: row.progress_checksum.as_deref(),
         error: None,
     }
+}
+
+/// Returns the progress checksum of the first `done` statements of the migration's up script
+/// as the file is now, and how many statements the script has.
+fn current_progress(migration: &Migration, done: usize, dialect: Dialect) -> (String, usize) {
+    let statements = split_statements(&migration.up.sql, dialect);
+    let texts: Vec<&str> = statements.iter().map(|s| s.text).collect();
+    (ProgressChecksum::of_prefix(&texts, done), texts.len())
 }
 
 /// Builds the issue for a partial no-transaction migration whose first `done` statements ran

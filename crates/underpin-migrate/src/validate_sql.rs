@@ -24,20 +24,14 @@ pub fn check_script(script: &Script, format: Format, dialect: Dialect) -> Vec<Pr
     if !script.transaction
         && let Some(open) = unclosed(&script.sql, dialect)
     {
-        let closer = match open.what {
-            "string literal" => "`'`",
-            "quoted identifier" => "quote",
-            "dollar-quoted body" => "`$tag$`",
-            _ => "`*/`",
-        };
         problems.push(Problem {
             path: path(),
             line: Some(script.first_line + open.line - 1),
             message: format!(
                 "the {} that starts at column {} is never closed, so it runs to the end of the script",
-                open.what, open.column
+                open.kind, open.column
             ),
-            fix: format!("add the closing {closer}, or remove the stray opening one"),
+            fix: format!("add the closing {}, or remove the stray opening one", open.closer),
         });
     }
 

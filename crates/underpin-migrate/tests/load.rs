@@ -492,8 +492,8 @@ fn special_and_dangling_files_are_problems() {
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &[("1_ok.sql", "SELECT 1;")]);
     let fifo = dir.path().join("2_fifo.sql");
-    let made = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
-    assert!(made.success());
+    let mkfifo = std::process::Command::new("mkfifo").arg(&fifo).status().unwrap();
+    assert!(mkfifo.success());
     std::os::unix::fs::symlink("/dev/zero", dir.path().join("3_zero.sql")).unwrap();
     std::os::unix::fs::symlink("gone.sql", dir.path().join("4_dangling.sql")).unwrap();
 

@@ -785,21 +785,32 @@ async fn session_settings_reset_between_migrations() {
     assert_eq!(pg_history(&url).await.len(), 3);
 }
 
-#[tokio::test]
-async fn first_up_without_create_on_database() {
-    // A role that may create tables in public, but not schemas, can run the first `up`.
-    let url = fresh_pg_database("no_create_db").await;
-    let role = format!("app_{}", std::process::id());
-    let mut admin = connect_postgres(&url).await.unwrap();
+/// Creates a login role named `prefix` plus the process id that may not create schemas in
+/// `url`'s database, runs `grants` (with `{role}` replaced by its name), and returns a URL
+/// that connects as it.
+async fn restricted_role(
+    url: &underpin_db::DatabaseUrl,
+    prefix: &str,
+    grants: &str,
+) -> underpin_db::DatabaseUrl {
+    let role = format!("{prefix}_{}", std::process::id());
     let database = url.expose().rsplit('/').next().unwrap().to_string();
+    let grants = grants.replace("{role}", &role);
+    let mut admin = connect_postgres(url).await.unwrap();
     sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE \"{database}\" FROM PUBLIC; GRANT USAGE, CREATE ON SCHEMA public TO {role}"
+        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE \"{database}\" FROM PUBLIC; {grants}"
     )))
     .execute(&mut admin)
     .await
     .unwrap();
-    let app_url =
-        underpin_db::DatabaseUrl::parse(&url.expose().replacen("postgres@", &format!("{role}@"), 1)).unwrap();
+    underpin_db::DatabaseUrl::parse(&url.expose().replacen("postgres@", &format!("{role}@"), 1)).unwrap()
+}
+
+#[tokio::test]
+async fn first_up_without_create_on_database() {
+    // A role that may create tables in public, but not schemas, can run the first `up`.
+    let url = fresh_pg_database("no_create_db").await;
+    let app_url = restricted_role(&url, "app", "GRANT USAGE, CREATE ON SCHEMA public TO {role}").await;
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &[("1_a.sql", "CREATE TABLE a (id int);")]);
     pg_migrator(&app_url, dir.path()).await.run(&up()).await.unwrap();
@@ -807,19 +818,14 @@ async fn first_up_without_create_on_database() {
 }
 
 #[tokio::test]
-async fn first_up_without_create_on_schema_says_what_to_grant() {
+async fn no_schema_create_names_grant() {
     let url = fresh_pg_database("no_create_schema").await;
-    let role = format!("reader_{}", std::process::id());
-    let mut admin = connect_postgres(&url).await.unwrap();
-    let database = url.expose().rsplit('/').next().unwrap().to_string();
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!(
-        "DROP ROLE IF EXISTS {role}; CREATE ROLE {role} LOGIN; REVOKE CREATE ON DATABASE \"{database}\" FROM PUBLIC; REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO {role}"
-    )))
-    .execute(&mut admin)
-    .await
-    .unwrap();
-    let app_url =
-        underpin_db::DatabaseUrl::parse(&url.expose().replacen("postgres@", &format!("{role}@"), 1)).unwrap();
+    let app_url = restricted_role(
+        &url,
+        "reader",
+        "REVOKE CREATE ON SCHEMA public FROM PUBLIC; GRANT USAGE ON SCHEMA public TO {role}",
+    )
+    .await;
     let dir = tempfile::tempdir().unwrap();
     write_files(dir.path(), &[("1_a.sql", "CREATE TABLE a (id int);")]);
 

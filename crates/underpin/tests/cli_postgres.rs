@@ -4,7 +4,7 @@
 
 mod common;
 
-use common::{PgDb, Project};
+use common::{PgDb, Project, assert_rfc3339};
 
 /// `001` creates a table, `002` builds an index on it concurrently (no transaction in both
 /// directions), `003` creates another table, so `--to 2` has something to leave pending.
@@ -192,14 +192,7 @@ fn status_json_lists_states() {
     let outcome = project.migrate(&db.url, &["status", "--format", "json"]);
 
     let report = outcome.expect_success().json();
-    let applied_at = report["migrations"][0]["applied"]["applied_at"]
-        .as_str()
-        .expect("applied_at");
-    let parsed: Result<jiff::Timestamp, _> = applied_at.parse();
-    assert!(
-        parsed.is_ok(),
-        "applied_at `{applied_at}` is not RFC 3339\n{outcome}"
-    );
+    assert_rfc3339(&report["migrations"][0]["applied"]["applied_at"], &outcome);
     let entries: Vec<String> = report["migrations"]
         .as_array()
         .unwrap_or_else(|| panic!("no migrations array\n{outcome}"))

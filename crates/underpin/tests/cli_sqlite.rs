@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{Project, run_in, sqlite_execute, sqlite_history, sqlite_tables};
+use common::{Project, assert_rfc3339, run_in, sqlite_execute, sqlite_history, sqlite_tables};
 
 const DB: &str = "sqlite:app.db";
 
@@ -113,7 +113,7 @@ fn status_exit_code_three_when_pending() {
 
 #[test]
 fn unknown_checksum_algorithm_warns_until_repaired() {
-    // A row written by another checksum algorithm cannot be compared, which is said aloud.
+    // A row written by another checksum algorithm cannot be compared, so validate warns.
     let project = Project::new();
     three_migrations(&project);
     project.migrate(DB, &["up"]).expect_success();
@@ -210,14 +210,7 @@ fn status_json_is_one_object() {
     let outcome = project.migrate(DB, &["status", "--format", "json"]);
 
     let report = outcome.expect_success().json();
-    let applied_at = report["migrations"][0]["applied"]["applied_at"]
-        .as_str()
-        .expect("applied_at");
-    let parsed: Result<jiff::Timestamp, _> = applied_at.parse();
-    assert!(
-        parsed.is_ok(),
-        "applied_at `{applied_at}` is not RFC 3339\n{outcome}"
-    );
+    assert_rfc3339(&report["migrations"][0]["applied"]["applied_at"], &outcome);
     let migrations = report["migrations"]
         .as_array()
         .unwrap_or_else(|| panic!("no migrations array\n{outcome}"));

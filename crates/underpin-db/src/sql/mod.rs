@@ -74,7 +74,9 @@ pub fn classify(statement: &str, dialect: Dialect) -> TxRequirement {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Unclosed {
     /// `string literal`, `quoted identifier`, `dollar-quoted body` or `block comment`.
-    pub what: &'static str,
+    pub kind: &'static str,
+    /// The text that closes it: `'`, a quote, `$tag$` or `*/`.
+    pub closer: &'static str,
     /// 1-based line and column (in characters) of its opening quote or `/*`.
     pub line: u32,
     pub column: u32,
@@ -93,15 +95,20 @@ pub fn unclosed(sql: &str, dialect: Dialect) -> Option<Unclosed> {
     let mut lexer = lexer::Lexer::new(sql, dialect);
     for _ in lexer.by_ref() {}
     let token = lexer.unclosed()?;
-    let what = match token.kind {
-        lexer::TokenKind::String => "string literal",
-        lexer::TokenKind::QuotedIdentifier => "quoted identifier",
-        lexer::TokenKind::DollarString => "dollar-quoted body",
-        lexer::TokenKind::UnterminatedBlockComment => "block comment",
+    let (kind, closer) = match token.kind {
+        lexer::TokenKind::String => ("string literal", "`'`"),
+        lexer::TokenKind::QuotedIdentifier => ("quoted identifier", "quote"),
+        lexer::TokenKind::DollarString => ("dollar-quoted body", "`$tag$`"),
+        lexer::TokenKind::UnterminatedBlockComment => ("block comment", "`*/`"),
         _ => return None,
     };
     let (line, column) = line_column(sql, token.start);
-    Some(Unclosed { what, line, column })
+    Some(Unclosed {
+        kind,
+        closer,
+        line,
+        column,
+    })
 }
 
 /// Identifier longer than a byte limit, with where it starts.

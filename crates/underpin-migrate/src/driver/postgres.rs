@@ -33,7 +33,8 @@ const MAX_POLL: Duration = Duration::from_millis(500);
 const UNLOCK_ATTEMPTS: usize = 8;
 
 /// The maximum number of extra connections opened at once to reach the session that holds
-/// the lock.
+/// the lock. NOTE: a pooler with more server sessions than this may not hand out the holder
+/// before the limit, and the lock then stays until that session ends.
 const PINNED_SESSIONS_MAX: usize = 16;
 
 /// How long one extra connection may take to open and start its transaction. Behind a pooler
@@ -562,11 +563,8 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     }
 
     async fn read_history(&mut self) -> Result<Vec<AppliedMigration>, DriverError> {
-        // RFC 3339 in UTC, which JSON consumers parse without knowing PostgreSQL's format.
-        let applied_at =
-            r#"pg_catalog.to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#;
-        self.read_rows(&format!("{applied_at}, execution_ms, applied_by, error"))
-            .await
+        let details = format!("{}, execution_ms, applied_by, error", utc_rfc3339("applied_at"));
+        self.read_rows(&details).await
     }
 
     /// Leaves out the columns only `status` shows, such as the timestamp that the server
@@ -624,13 +622,15 @@ COMMENT ON TABLE {name} IS 'Schema migrations applied by underpin. Do not edit b
     async fn lock_holders(&mut self) -> Result<Vec<LockHolder>, DriverError> {
         let sql = format!(
             "SELECT a.pid, a.usename::text AS usename, a.application_name, host(a.client_addr) AS client,
-                    pg_catalog.to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS.US\"Z\"') AS session_started,
+                    {session_started} AS session_started,
                     a.state, left(a.query, 200) AS query
              FROM pg_catalog.pg_locks l JOIN pg_catalog.pg_stat_activity a ON a.pid = l.pid
              WHERE l.locktype = 'advisory' AND l.classid = {}::oid AND l.objid = {}::oid AND l.objsubid = 2
                AND l.granted AND l.database = (SELECT oid FROM pg_catalog.pg_database WHERE datname = current_database())
              ORDER BY a.pid",
-            self.lock_key.0, self.lock_key.1
+            self.lock_key.0,
+            self.lock_key.1,
+            session_started = utc_rfc3339("a.backend_start"),
         );
         let action = "reading who holds the migration lock";
         let rows = sqlx::raw_sql(AssertSqlSafe(sql))
@@ -789,6 +789,13 @@ async fn run_statements(conn: &mut PgConnection, statements: &[&str]) -> Result<
             })?;
     }
     Ok(())
+}
+
+/// Returns SQL that formats the timestamptz `column` as RFC 3339 in UTC
+/// (`2026-12-05T02:55:23.949823Z`), which JSON consumers parse without knowing PostgreSQL's
+/// own text format.
+fn utc_rfc3339(column: &str) -> String {
+    format!(r#"pg_catalog.to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"')"#)
 }
 
 /// Adds what to grant to a permission error (SQLSTATE 42501) from creating the history

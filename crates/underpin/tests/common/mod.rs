@@ -445,6 +445,15 @@ impl PgDb {
         )) == ["1"]
     }
 
+    /// Asserts that a JSON value is an RFC 3339 timestamp, as `applied_at` must be.
+    pub fn assert_rfc3339(value: &serde_json::Value, outcome: &Outcome) {
+        let text = value
+            .as_str()
+            .unwrap_or_else(|| panic!("not a string: {value}\n{outcome}"));
+        let parsed: Result<jiff::Timestamp, _> = text.parse();
+        assert!(parsed.is_ok(), "`{text}` is not RFC 3339\n{outcome}");
+    }
+
     /// Lists `version:status` of every history row in version order, or nothing when the
     /// history table does not exist.
     pub fn history(&self) -> Vec<String> {
@@ -567,6 +576,15 @@ pub fn sqlite_tables(path: &Path) -> Vec<String> {
         path,
         "SELECT name FROM sqlite_schema WHERE type = 'table' ORDER BY name",
     )
+}
+
+/// Asserts that a JSON value is an RFC 3339 timestamp, as `applied_at` must be.
+pub fn assert_rfc3339(value: &serde_json::Value, outcome: &Outcome) {
+    let text = value
+        .as_str()
+        .unwrap_or_else(|| panic!("not a string: {value}\n{outcome}"));
+    let parsed: Result<jiff::Timestamp, _> = text.parse();
+    assert!(parsed.is_ok(), "`{text}` is not RFC 3339\n{outcome}");
 }
 
 /// Lists `version:status` of every history row of a SQLite file in version order.
