@@ -107,6 +107,16 @@ fn parts(url: &DatabaseUrl) -> (String, String, String) {
     (host.to_string(), port.to_string(), database.to_string())
 }
 
+/// Creates a database named after `label` and starts a PgBouncer in front of its server.
+/// Returns the direct URL, the bouncer (stopped on drop) and the URL through it.
+async fn behind_bouncer(label: &str) -> (DatabaseUrl, Bouncer, DatabaseUrl) {
+    let direct = fresh_pg_database(label).await;
+    let (host, port, database) = parts(&direct);
+    let bouncer = Bouncer::start(&host, &port);
+    let pooled = bouncer.url(&database);
+    (direct, bouncer, pooled)
+}
+
 fn migrations(count: usize) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().to_path_buf();
@@ -130,10 +140,7 @@ async fn concurrent_runners_behind_pgbouncer() {
     // M14 with a real pooler: runners share two server sessions. Each either applies under
     // the lock or stops with the pooler message; nothing is applied twice, nothing without
     // the lock, and no lock is left behind.
-    let direct = fresh_pg_database("pgbouncer").await;
-    let (host, port, database) = parts(&direct);
-    let bouncer = Bouncer::start(&host, &port);
-    let pooled = bouncer.url(&database);
+    let (direct, bouncer, pooled) = behind_bouncer("pgbouncer").await;
     let (_keep, dir) = migrations(12);
 
     let mut runs = Vec::new();
@@ -204,9 +211,7 @@ async fn concurrent_runners_behind_pgbouncer() {
 async fn sequential_runs_behind_pgbouncer() {
     // Each run releases the lock and clears its owner token on the pooled session, so the
     // next run on that session takes the lock at once.
-    let direct = fresh_pg_database("pgbouncer_sequential").await;
-    let (host, port, database) = parts(&direct);
-    let bouncer = Bouncer::start(&host, &port);
+    let (direct, _bouncer, pooled) = behind_bouncer("pgbouncer_sequential").await;
     let (_keep, dir) = migrations(4);
     let mut options = options();
     options.lock_timeout = Duration::from_secs(3);
@@ -216,7 +221,7 @@ async fn sequential_runs_behind_pgbouncer() {
             step: Some(1),
             allow_out_of_order: false,
         };
-        let report = pg_migrator_with(&bouncer.url(&database), &dir, options.clone())
+        let report = pg_migrator_with(&pooled, &dir, options.clone())
             .await
             .run(&request)
             .await
@@ -231,21 +236,11 @@ async fn sequential_runs_behind_pgbouncer() {
 async fn single_runner_behind_pgbouncer() {
     // Behind a transaction-mode pooler without other clients, a run applies everything and
     // leaves no lock: its statements keep landing on one server session.
-    let direct = fresh_pg_database("pgbouncer_single").await;
-    let (host, port, database) = parts(&direct);
-    let bouncer = Bouncer::start(&host, &port);
+    let (direct, _bouncer, pooled) = behind_bouncer("pgbouncer_single").await;
     let (_keep, dir) = migrations(6);
-    let report = pg_migrator(&bouncer.url(&database), &dir)
-        .await
-        .run(&up())
-        .await
-        .unwrap();
+    let report = pg_migrator(&pooled, &dir).await.run(&up()).await.unwrap();
     assert_eq!(report.steps.len(), 6);
-    let status = pg_migrator(&bouncer.url(&database), &dir)
-        .await
-        .status()
-        .await
-        .unwrap();
+    let status = pg_migrator(&pooled, &dir).await.status().await.unwrap();
     assert_eq!(status.pending, 0);
     let locks: i64 = pg_scalar(
         &direct,
@@ -274,10 +269,7 @@ async fn lock_released_on_busy_pooled_session() {
     // driver then pins sessions with extra connections until it reaches the holder.
     use underpin_migrate::driver::Driver;
 
-    let direct = fresh_pg_database("pgbouncer_busy_holder").await;
-    let (host, port, database) = parts(&direct);
-    let bouncer = Bouncer::start(&host, &port);
-    let pooled = bouncer.url(&database);
+    let (direct, bouncer, pooled) = behind_bouncer("pgbouncer_busy_holder").await;
     let conn = underpin_db::connect_postgres(&pooled).await.unwrap();
     let mut driver = underpin_migrate::PostgresDriver::new(conn, underpin_migrate::HistoryTable::default())
         .with_reconnect(pooled.clone());
